@@ -1,0 +1,251 @@
+// Package httpapi exposes the use cases over HTTP: Huma on chi, every JSON answer in the
+// ResultEnvelope, the event stream over Server-Sent Events, and the OpenAPI document.
+// Handlers translate and call the use case; they decide nothing.
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humachi"
+	"github.com/danielgtaylor/huma/v2/sse"
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/skygate/skygate/app"
+	"github.com/skygate/skygate/core"
+	"github.com/skygate/skygate/ports"
+)
+
+// UseCases is what the HTTP API needs of the application.
+type UseCases interface {
+	Launch(ctx context.Context, req core.LaunchRequest) (app.Accepted, error)
+	Stop(ctx context.Context) (app.Accepted, error)
+	Start(ctx context.Context) (app.Accepted, error)
+	Destroy(ctx context.Context) (app.Accepted, error)
+	Status(ctx context.Context, refresh bool) (core.Cluster, error)
+	Check(ctx context.Context, refresh bool) (app.CheckInfo, error)
+	Events(ctx context.Context, lastEventID *uint64) ([]core.Event, ports.Subscription, error)
+}
+
+// Options configures the HTTP API.
+type Options struct {
+	// Token, when set, is the bearer token every /cluster/* route requires.
+	Token string
+	// CORSOrigins lists the browser origins allowed to call the API.
+	CORSOrigins []string
+	// KeepAlive is the period of the event stream's comment lines (default 15 s).
+	KeepAlive time.Duration
+	Logger    zerolog.Logger
+	// Version is the service version shown in the OpenAPI document.
+	Version string
+}
+
+// MaxBodyBytes bounds request bodies.
+const MaxBodyBytes = 64 << 10
+
+var hooksOnce sync.Once
+
+// New returns the HTTP handler serving the API.
+func New(uc UseCases, opts Options) http.Handler {
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = 15 * time.Second
+	}
+	router := chi.NewRouter()
+	router.Use(recordRequest, recoverPanics(opts.Logger), logRequests(opts.Logger))
+	if len(opts.CORSOrigins) > 0 {
+		router.Use(corsFor(opts.CORSOrigins))
+	}
+	router.Use(requireToken(opts.Token), keepWriter)
+	router.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusNotFound, "no route for "+r.URL.Path))
+	})
+	router.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
+	})
+	api := humachi.New(router, config(opts.Version))
+	register(api, uc, opts)
+	return router
+}
+
+// OpenAPI returns the API's OpenAPI document.
+func OpenAPI(version string) *huma.OpenAPI {
+	api := humachi.New(chi.NewRouter(), config(version))
+	register(api, nil, Options{})
+	return api.OpenAPI()
+}
+
+func config(version string) huma.Config {
+	hooksOnce.Do(func() {
+		installErrorEnvelope()
+		huma.DefaultArrayNullable = false
+	})
+	if version == "" {
+		version = "1.0.0"
+	}
+	cfg := huma.DefaultConfig("skygate", version)
+	cfg.Info.Description = "Drives one cloud cluster through the SkyPilot CLI: launch, stop, start, destroy, status, credential check, and live progress over Server-Sent Events. Every JSON answer is a ResultEnvelope."
+	cfg.CreateHooks = nil // no $schema links in bodies
+	cfg.Formats = map[string]huma.Format{"application/json": huma.DefaultJSONFormat, "json": huma.DefaultJSONFormat}
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "Required on /cluster/* when skygate runs with a token. The event stream also accepts ?access_token=."},
+	}
+	return cfg
+}
+
+var bearer = []map[string][]string{{"bearer": {}}}
+
+func register(api huma.API, uc UseCases, opts Options) {
+	lifecycle := func(id, path, summary string, errs []int, call func(ctx context.Context) (app.Accepted, error)) {
+		huma.Register(api, huma.Operation{
+			OperationID: id, Method: http.MethodPost, Path: path, Summary: summary, Tags: []string{"cluster"},
+			DefaultStatus: http.StatusAccepted, Errors: errs, Security: bearer, MaxBodyBytes: MaxBodyBytes,
+		}, func(ctx context.Context, _ *struct{}) (*acceptedOutput, error) {
+			acc, err := call(ctx)
+			if err != nil {
+				return nil, fail(ctx, err)
+			}
+			return &acceptedOutput{Body: success(ctx, AcceptedResult{Message: acc.Message, ClusterName: acc.ClusterName})}, nil
+		})
+	}
+
+	huma.Register(api, huma.Operation{
+		OperationID: "launchCluster", Method: http.MethodPost, Path: "/cluster/launch", Tags: []string{"cluster"},
+		Summary:       "Launch the cluster",
+		Description:   "Starts provisioning in the background and answers at once; follow GET /cluster/events. An empty body means all auto.",
+		DefaultStatus: http.StatusAccepted, Security: bearer, MaxBodyBytes: MaxBodyBytes,
+		Errors: []int{400, 401, 409, 413, 415, 422, 424, 500, 502},
+	}, func(ctx context.Context, in *launchInput) (*acceptedOutput, error) {
+		acc, err := uc.Launch(ctx, in.Body.request())
+		if err != nil {
+			return nil, fail(ctx, err)
+		}
+		return &acceptedOutput{Body: success(ctx, AcceptedResult{Message: acc.Message, ClusterName: acc.ClusterName})}, nil
+	})
+	lifecycle("stopCluster", "/cluster/stop", "Stop the running cluster (keeps its disk)", []int{401, 404, 409, 413, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Stop(ctx) })
+	lifecycle("startCluster", "/cluster/start", "Start the stopped cluster", []int{401, 404, 409, 413, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Start(ctx) })
+	lifecycle("destroyCluster", "/cluster/destroy", "Destroy the cluster and all its cloud resources", []int{401, 404, 409, 413, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Destroy(ctx) })
+
+	huma.Register(api, huma.Operation{
+		OperationID: "getClusterStatus", Method: http.MethodGet, Path: "/cluster/status", Tags: []string{"cluster"},
+		Summary:     "Current cluster state",
+		Description: "Answers from skygate's record without running sky; refresh=true first asks sky (sky status --refresh).",
+		Security:    bearer, Errors: []int{401, 422, 424, 500, 502},
+	}, func(ctx context.Context, in *refreshInput) (*statusOutput, error) {
+		rec, err := uc.Status(ctx, in.Refresh)
+		if err != nil {
+			return nil, fail(ctx, err)
+		}
+		return &statusOutput{Body: success(ctx, statusResult(rec))}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "checkCluster", Method: http.MethodGet, Path: "/cluster/check", Tags: []string{"cluster"},
+		Summary:     "SkyPilot installation and cloud credentials",
+		Description: "The result of sky check, cached for 5 minutes; refresh=true runs it again.",
+		Security:    bearer, Errors: []int{401, 422, 500, 502},
+	}, func(ctx context.Context, in *refreshInput) (*checkOutput, error) {
+		info, err := uc.Check(ctx, in.Refresh)
+		if err != nil {
+			return nil, fail(ctx, err)
+		}
+		return &checkOutput{Body: success(ctx, checkResult(info))}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "health", Method: http.MethodGet, Path: "/healthz", Summary: "Liveness", Tags: []string{"service"},
+		Errors: []int{500},
+	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
+		return &healthOutput{Body: success(ctx, HealthResult{Status: "ok"})}, nil
+	})
+
+	sse.Register(api, huma.Operation{
+		OperationID: "clusterEvents", Method: http.MethodGet, Path: "/cluster/events", Tags: []string{"cluster"},
+		Summary: "Live lifecycle events (Server-Sent Events)",
+		Description: "Every event has an id (growing across restarts), an event name and one JSON data line. " +
+			"A new connection first gets the events of the operation in flight; with Last-Event-ID, every kept event after it. " +
+			"A comment line is sent every 15 s.",
+		Security: bearer, Errors: []int{401, 422, 500},
+	}, map[string]any{
+		string(core.EventProgress): ProgressEventData{},
+		string(core.EventComplete): CompleteEventData{},
+		string(core.EventError):    ErrorEventData{},
+		string(core.EventStatus):   StatusEventData{},
+	}, func(ctx context.Context, in *eventsInput, send sse.Sender) {
+		streamEvents(ctx, uc, in, send, opts)
+	})
+}
+
+type launchInput struct {
+	Body *LaunchBody
+}
+
+type refreshInput struct {
+	Refresh bool `query:"refresh" doc:"Ask sky now instead of answering from the cache."`
+}
+
+type eventsInput struct {
+	LastEventID string `header:"Last-Event-ID" pattern:"^[0-9]{1,19}$" doc:"Resume after this event id."`
+	AccessToken string `query:"access_token" doc:"The bearer token, for clients such as EventSource that cannot set headers."`
+}
+
+type acceptedOutput struct{ Body Envelope[AcceptedResult] }
+type statusOutput struct{ Body Envelope[StatusResult] }
+type checkOutput struct{ Body Envelope[CheckResult] }
+type healthOutput struct{ Body Envelope[HealthResult] }
+
+// streamEvents writes the replay, then live events, with keep-alive comments, until the
+// client goes away or its subscription is dropped for falling behind.
+func streamEvents(ctx context.Context, uc UseCases, in *eventsInput, send sse.Sender, opts Options) {
+	w := infoFrom(ctx).w
+	rc := http.NewResponseController(w)
+	// Flush the headers now, so a browser's EventSource opens even when nothing happens.
+	if w != nil {
+		w.WriteHeader(http.StatusOK)
+		_ = rc.Flush()
+	}
+	var after *uint64
+	if in.LastEventID != "" {
+		if id, err := strconv.ParseUint(in.LastEventID, 10, 64); err == nil {
+			after = &id
+		}
+	}
+	replay, sub, err := uc.Events(ctx, after)
+	if err != nil {
+		opts.Logger.Error().Err(err).Msg("opening the event stream failed")
+		return
+	}
+	defer sub.Close()
+	deliver := func(ev core.Event) bool {
+		return send(sse.Message{ID: int(ev.ID), Data: eventData(ev)}) == nil
+	}
+	for _, ev := range replay {
+		if !deliver(ev) {
+			return
+		}
+	}
+	keepAlive := time.NewTicker(opts.KeepAlive)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sub.Events():
+			if !ok || !deliver(ev) {
+				return
+			}
+		case <-keepAlive.C:
+			if w == nil {
+				continue
+			}
+			_ = rc.SetWriteDeadline(time.Now().Add(sse.WriteTimeout))
+			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil || rc.Flush() != nil {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package membus_test
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/skygate/skygate/adapters/membus"
+	"github.com/skygate/skygate/core"
+	"github.com/skygate/skygate/ports"
+	"github.com/skygate/skygate/ports/porttest"
+)
+
+func TestBusContract(t *testing.T) {
+	porttest.EventBus(t, func(t *testing.T, history []core.Event) ports.EventBus {
+		bus := membus.New(membus.Options{})
+		bus.Seed(history)
+		return bus
+	})
+}
+
+func event(id uint64) core.Event {
+	return core.ProgressEvent(time.Date(2025, 3, 1, 0, 0, int(id), 0, time.UTC), 1, fmt.Sprintf("line %d", id))
+}
+
+func events(from, to uint64) []core.Event {
+	var out []core.Event
+	for id := from; id <= to; id++ {
+		e := event(id)
+		e.ID = id
+		out = append(out, e)
+	}
+	return out
+}
+
+func ids(events []core.Event) []uint64 {
+	var out []uint64
+	for _, e := range events {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+// pending returns what sits in sub's buffer without waiting.
+func pending(sub ports.Subscription) []core.Event {
+	var got []core.Event
+	for {
+		select {
+		case e, ok := <-sub.Events():
+			if !ok {
+				return got
+			}
+			got = append(got, e)
+		default:
+			return got
+		}
+	}
+}
+
+func TestHistoryKeepsTheNewest(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		history   int
+		published uint64
+		after     uint64
+		want      []uint64
+	}{
+		{"under the limit", 3, 2, 0, []uint64{1, 2}},
+		{"at the limit", 3, 3, 0, []uint64{1, 2, 3}},
+		{"wrapped", 3, 7, 0, []uint64{5, 6, 7}},
+		{"wrapped, after inside", 3, 7, 5, []uint64{6, 7}},
+		{"wrapped, after before the oldest", 3, 7, 2, []uint64{5, 6, 7}},
+		{"wrapped, after the last", 3, 7, 7, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus := membus.New(membus.Options{History: tc.history})
+			for _, e := range events(1, tc.published) {
+				bus.Publish(e)
+			}
+			replay, sub := bus.Subscribe(tc.after)
+			defer sub.Close()
+			if !slices.Equal(ids(replay), tc.want) {
+				t.Fatalf("replay = %v, want %v", ids(replay), tc.want)
+			}
+		})
+	}
+}
+
+func TestPublishSkipsIDsThatDoNotGrow(t *testing.T) {
+	bus := membus.New(membus.Options{})
+	bus.Seed(events(1, 3))
+	_, sub := bus.Subscribe(3)
+	defer sub.Close()
+	bus.Publish(events(2, 5)...)
+	bus.Publish(events(5, 5)...)
+	if got := ids(pending(sub)); !slices.Equal(got, []uint64{4, 5}) {
+		t.Fatalf("subscriber got %v, want [4 5]", got)
+	}
+	replay, again := bus.Subscribe(0)
+	defer again.Close()
+	if got := ids(replay); !slices.Equal(got, []uint64{1, 2, 3, 4, 5}) {
+		t.Fatalf("replay = %v, want 1..5 once each", got)
+	}
+}
+
+func TestSeedDeliversToNobody(t *testing.T) {
+	bus := membus.New(membus.Options{})
+	_, sub := bus.Subscribe(0)
+	defer sub.Close()
+	bus.Seed(events(1, 2))
+	if got := pending(sub); len(got) != 0 {
+		t.Fatalf("Seed delivered %v", ids(got))
+	}
+}
+
+func TestSubscriberDroppedWhenItsBufferIsFull(t *testing.T) {
+	bus := membus.New(membus.Options{Buffer: 2})
+	_, slow := bus.Subscribe(0)
+	_, fast := bus.Subscribe(0)
+	defer fast.Close()
+	bus.Publish(events(1, 2)...)
+	if got := ids(pending(fast)); !slices.Equal(got, []uint64{1, 2}) {
+		t.Fatalf("fast subscriber got %v", got)
+	}
+	bus.Publish(events(3, 3)...)
+	got := ids(pending(slow))
+	if !slices.Equal(got, []uint64{1, 2}) {
+		t.Fatalf("slow subscriber got %v, want [1 2] then a closed channel", got)
+	}
+	if _, ok := <-slow.Events(); ok {
+		t.Fatal("slow subscriber's channel still open after its buffer overflowed")
+	}
+	slow.Close()
+	if got := ids(pending(fast)); !slices.Equal(got, []uint64{3}) {
+		t.Fatalf("fast subscriber got %v after the drop, want [3]", got)
+	}
+}
+
+func TestTenThousandSubscribers(t *testing.T) {
+	const subscribers = 10_000
+	bus := membus.New(membus.Options{})
+	subs := make([]ports.Subscription, subscribers)
+	for i := range subs {
+		_, subs[i] = bus.Subscribe(0)
+	}
+	bus.Publish(events(1, 5)...)
+	// Close every other subscriber, then check the rest still get everything.
+	for i := 0; i < subscribers; i += 2 {
+		subs[i].Close()
+	}
+	bus.Publish(events(6, 8)...)
+	for i, sub := range subs {
+		want := []uint64{1, 2, 3, 4, 5, 6, 7, 8}
+		if i%2 == 0 {
+			want = want[:5]
+		}
+		if got := ids(pending(sub)); !slices.Equal(got, want) {
+			t.Fatalf("subscriber %d got %v, want %v", i, got, want)
+		}
+		sub.Close()
+	}
+}
+
+// BenchmarkPublish1000Subscribers publishes one event to 1,000 subscribers.
+func BenchmarkPublish1000Subscribers(b *testing.B) {
+	const subscribers = 1000
+
+	// Buffered: nobody reads during the timed part, so each delivery is a copy into a
+	// channel buffer; the buffers are emptied with the timer stopped.
+	b.Run("buffered", func(b *testing.B) {
+		bus := membus.New(membus.Options{})
+		subs := make([]ports.Subscription, subscribers)
+		for i := range subs {
+			_, subs[i] = bus.Subscribe(0)
+		}
+		e := event(0)
+		b.ReportAllocs()
+		for b.Loop() {
+			e.ID++
+			bus.Publish(e)
+			if e.ID%membus.DefaultBuffer == 0 {
+				b.StopTimer()
+				for _, sub := range subs {
+					if got := len(pending(sub)); got != membus.DefaultBuffer {
+						b.Fatalf("subscriber holds %d events, want %d", got, membus.DefaultBuffer)
+					}
+				}
+				b.StartTimer()
+			}
+		}
+	})
+
+	// Readers: each subscriber has a goroutine waiting on its channel, as an SSE
+	// connection does, so a delivery also wakes a goroutine. A reader that falls behind is
+	// dropped; "dropped" reports how many were.
+	b.Run("readers", func(b *testing.B) {
+		bus := membus.New(membus.Options{})
+		var finished atomic.Bool
+		var dropped atomic.Int64
+		var wg sync.WaitGroup
+		subs := make([]ports.Subscription, subscribers)
+		for i := range subs {
+			_, subs[i] = bus.Subscribe(0)
+			wg.Go(func() {
+				for range subs[i].Events() {
+				}
+				if !finished.Load() {
+					dropped.Add(1)
+				}
+			})
+		}
+		e := event(0)
+		b.ReportAllocs()
+		for b.Loop() {
+			e.ID++
+			bus.Publish(e)
+		}
+		finished.Store(true)
+		for _, sub := range subs {
+			sub.Close()
+		}
+		wg.Wait()
+		b.ReportMetric(float64(dropped.Load()), "dropped")
+	})
+}

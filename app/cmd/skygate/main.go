@@ -1,0 +1,239 @@
+// Command skygate is the HTTP service that owns one cluster's lifecycle through the sky
+// CLI. `skygate serve` runs it; `skygate openapi` prints its OpenAPI document.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"gopkg.in/yaml.v3"
+
+	"github.com/skygate/skygate/adapters/clock"
+	"github.com/skygate/skygate/adapters/filestore"
+	"github.com/skygate/skygate/adapters/httpapi"
+	"github.com/skygate/skygate/adapters/membus"
+	"github.com/skygate/skygate/adapters/skyexec"
+	"github.com/skygate/skygate/app"
+	"github.com/skygate/skygate/core"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		if err := serve(args[1:], stdout, stderr); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(stderr, "skygate: "+err.Error())
+			}
+			return 1
+		}
+		return 0
+	case "openapi":
+		doc, err := httpapi.OpenAPI(version).YAML()
+		if err != nil {
+			fmt.Fprintln(stderr, "skygate: "+err.Error())
+			return 1
+		}
+		_, _ = stdout.Write(doc)
+		return 0
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "skygate "+version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "skygate: unknown command %q\n%s\n", args[0], usage)
+	return 2
+}
+
+const usage = `usage: skygate serve [flags]   run the service (skygate serve -h lists the flags)
+       skygate openapi          print the OpenAPI document (YAML)
+       skygate version          print the version`
+
+// settings are the serve flags, each with an environment variable.
+type settings struct {
+	addr, skyBin, stateDir, clusterName, token, configPath, logLevel, corsOrigins string
+	refresh, poll, checkTTL, shutdownGrace, killGrace                             time.Duration
+	launchTimeout, opTimeout, statusTimeout, checkTimeout                         time.Duration
+}
+
+func parseSettings(args []string, stderr io.Writer) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	str := func(p *string, name, env, def, help string) {
+		if v, ok := os.LookupEnv(env); ok {
+			def = v
+		}
+		fs.StringVar(p, name, def, help+" (env "+env+")")
+	}
+	dur := func(p *time.Duration, name, env string, def time.Duration, help string) {
+		fs.DurationVar(p, name, def, help+" (env "+env+")")
+		if v, ok := os.LookupEnv(env); ok {
+			if err := fs.Set(name, v); err != nil {
+				fmt.Fprintf(stderr, "skygate: ignoring %s=%q: %v\n", env, v, err)
+			}
+		}
+	}
+	str(&s.addr, "addr", "SKYGATE_ADDR", "127.0.0.1:8080", "address to listen on")
+	str(&s.skyBin, "sky-bin", "SKYGATE_SKY_BIN", "sky", "sky executable, looked up on PATH at each use")
+	str(&s.stateDir, "state-dir", "SKYGATE_STATE_DIR", "./.skygate", "directory for the cluster record, events and task files")
+	str(&s.clusterName, "cluster-name", "SKYGATE_CLUSTER_NAME", "skygate", "name of the managed cluster")
+	str(&s.token, "token", "SKYGATE_TOKEN", "", "bearer token required on /cluster/* (empty: no auth)")
+	str(&s.configPath, "config", "SKYGATE_CONFIG", "", "task template YAML (setup, run, ports, envs, disk_size, image_id, autostop_minutes, cloud, region, instance_type)")
+	str(&s.logLevel, "log-level", "SKYGATE_LOG_LEVEL", "info", "debug, info, warn or error")
+	str(&s.corsOrigins, "cors-origins", "SKYGATE_CORS_ORIGINS", "", "comma-separated browser origins allowed by CORS")
+	dur(&s.refresh, "refresh-interval", "SKYGATE_REFRESH_INTERVAL", 60*time.Second, "background refresh period")
+	dur(&s.poll, "poll-interval", "SKYGATE_POLL_INTERVAL", 5*time.Second, "poll period while recovering an operation cut off by a restart")
+	dur(&s.checkTTL, "check-ttl", "SKYGATE_CHECK_TTL", 5*time.Minute, "how long a sky check result is reused")
+	dur(&s.shutdownGrace, "shutdown-grace", "SKYGATE_SHUTDOWN_GRACE", 20*time.Second, "how long shutdown waits for a running operation")
+	dur(&s.killGrace, "kill-grace", "SKYGATE_KILL_GRACE", 10*time.Second, "time between SIGTERM and SIGKILL of a cancelled sky")
+	dur(&s.launchTimeout, "launch-timeout", "SKYGATE_LAUNCH_TIMEOUT", 60*time.Minute, "sky launch timeout")
+	dur(&s.opTimeout, "op-timeout", "SKYGATE_OP_TIMEOUT", 30*time.Minute, "sky stop/start/down timeout")
+	dur(&s.statusTimeout, "status-timeout", "SKYGATE_STATUS_TIMEOUT", 2*time.Minute, "sky status timeout")
+	dur(&s.checkTimeout, "check-timeout", "SKYGATE_CHECK_TIMEOUT", 5*time.Minute, "sky check timeout")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if !validClusterName(s.clusterName) {
+		return s, fmt.Errorf("invalid cluster name %q: use letters, digits and dashes, starting with a letter", s.clusterName)
+	}
+	return s, nil
+}
+
+func validClusterName(name string) bool {
+	if name == "" || len(name) > 63 || !(name[0] >= 'a' && name[0] <= 'z' || name[0] >= 'A' && name[0] <= 'Z') {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// loadTemplate reads the task template; a missing path means the empty template.
+func loadTemplate(path string) (core.SkyPilotConfig, error) {
+	var cfg core.SkyPilotConfig
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	s, err := parseSettings(args, stderr)
+	if err != nil {
+		return err
+	}
+	level, err := zerolog.ParseLevel(s.logLevel)
+	if err != nil {
+		return fmt.Errorf("invalid log level %q", s.logLevel)
+	}
+	log := zerolog.New(stderr).Level(level).With().Timestamp().Logger()
+	template, err := loadTemplate(s.configPath)
+	if err != nil {
+		return err
+	}
+	store, err := filestore.Open(s.stateDir, filestore.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	history, err := store.Events(context.Background(), 0)
+	if err != nil {
+		return err
+	}
+	bus := membus.New(membus.Options{})
+	bus.Seed(history)
+	listener, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.addr, err)
+	}
+	runner := skyexec.New(skyexec.Config{
+		Bin: s.skyBin, KillGrace: s.killGrace,
+		Timeouts: skyexec.Timeouts{Launch: s.launchTimeout, Stop: s.opTimeout, Start: s.opTimeout, Down: s.opTimeout,
+			Status: s.statusTimeout, IP: s.statusTimeout, Check: s.checkTimeout},
+	})
+	svc := app.New(app.Config{
+		ClusterName: s.clusterName, TaskDir: filepath.Join(s.stateDir, "tasks"), Template: template,
+		CheckTTL: s.checkTTL, RefreshInterval: s.refresh, PollInterval: s.poll,
+	}, runner, store, bus, clock.System{}, app.DirTaskFiles(filepath.Join(s.stateDir, "tasks")), log)
+	var origins []string
+	for _, o := range strings.Split(s.corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	handler := httpapi.New(svc, httpapi.Options{Token: s.token, CORSOrigins: origins, Logger: log, Version: version})
+	// Request contexts derive from streams, which shutdown cancels: event streams never go
+	// idle by themselves, so they are ended for the server to stop.
+	streams, endStreams := context.WithCancel(context.Background())
+	server := &http.Server{
+		Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return streams },
+	}
+	server.RegisterOnShutdown(endStreams)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	svc.Resume()
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(listener) }()
+	fmt.Fprintf(stdout, "skygate listening on http://%s\n", listener.Addr())
+	log.Info().Str("addr", listener.Addr().String()).Str("state_dir", s.stateDir).Str("cluster", s.clusterName).Bool("auth", s.token != "").Msg("skygate started")
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.shutdownGrace)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil {
+		server.Close()
+	}
+	svc.Shutdown(shutdownCtx)
+	log.Info().Msg("stopped")
+	return nil
+}

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/skygate/skygate/core"
+	"github.com/skygate/skygate/ports"
+)
+
+// Status returns the record. With refresh it first reconciles the record with
+// `sky status --refresh`, unless this process is carrying out an operation (its outcome
+// will settle the record); concurrent refreshes share one sky run.
+func (s *Service) Status(ctx context.Context, refresh bool) (core.Cluster, error) {
+	if refresh {
+		if _, err := s.reconcile(ctx); err != nil {
+			return core.Cluster{}, err
+		}
+	}
+	return s.store.Load(ctx)
+}
+
+// reconcile asks sky for the truth and applies it with core.Observe when no operation of
+// this process is running. It reports whether sky still shows an operation in progress
+// (so a recovering caller polls again).
+func (s *Service) reconcile(ctx context.Context) (pollAgain bool, err error) {
+	v, err, _ := s.flight.Do("reconcile", func() (any, error) {
+		return s.reconcileOnce(context.WithoutCancel(ctx))
+	})
+	if err != nil {
+		return false, err
+	}
+	return v.(bool), nil
+}
+
+func (s *Service) reconcileOnce(ctx context.Context) (bool, error) {
+	rec, err := s.store.Load(ctx)
+	if err != nil || !rec.Exists() || s.busy() {
+		return false, err
+	}
+	sc, err := s.observeStrict(ctx, true)
+	if err != nil {
+		return false, err
+	}
+	ip := ""
+	if sc.Found && sc.Status == core.SkyUp {
+		ip = s.headIP(ctx, sc)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current != nil {
+		return false, nil
+	}
+	now, err := s.store.Load(ctx)
+	if err != nil || now.OperationID != rec.OperationID || now.Status != rec.Status {
+		return false, err // changed while sky was asked; the change is newer than the answer
+	}
+	d, poll := core.Observe(now, sc, ip, s.clock.Now())
+	if len(d.Events) > 0 || d.Cluster != now {
+		if _, err := s.apply(ctx, d); err != nil {
+			return false, err
+		}
+	}
+	return poll, nil
+}
+
+func (s *Service) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current != nil
+}
+
+// observe asks `sky status` about the cluster and reports false when sky could not tell.
+func (s *Service) observe(ctx context.Context, refresh bool) (core.SkyCluster, bool) {
+	sc, err := s.observeStrict(ctx, refresh)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("sky status could not tell the cluster's status")
+		return core.SkyCluster{}, false
+	}
+	return sc, true
+}
+
+// observeStrict asks `sky status` about the cluster; -o json is used where sky has it.
+func (s *Service) observeStrict(ctx context.Context, refresh bool) (core.SkyCluster, error) {
+	opts := ports.StatusOptions{Refresh: refresh, JSON: s.knownVersion().HasJSONOutput()}
+	res, err := s.runner.Status(ctx, s.cfg.ClusterName, opts)
+	if errors.Is(err, ports.ErrSkyNotFound) {
+		return core.SkyCluster{}, skyMissing()
+	}
+	if err != nil {
+		return core.SkyCluster{}, err
+	}
+	if res.ExitCode != 0 {
+		return core.SkyCluster{}, core.Errorf(core.KindUpstream, core.KeySky, "sky status failed: %s", core.ExtractError(res.Stderr, res.Stdout))
+	}
+	sc, err := core.ParseStatus(res.Stdout, s.cfg.ClusterName)
+	if err != nil {
+		return core.SkyCluster{}, core.Errorf(core.KindUpstream, core.KeySky, "reading sky status: %v", err)
+	}
+	return sc, nil
+}
+
+func skyMissing() error {
+	return core.Errorf(core.KindDependencyMissing, core.KeySky, "SkyPilot is not installed: the sky command was not found")
+}
+
+// recoverInFlight follows an operation that a restart cut off: it polls sky until sky
+// settles, then settles the record. The follower counts as the operation in flight, so a
+// destroy cancels it like any other.
+func (s *Service) recoverInFlight() {
+	s.mu.Lock()
+	rec, err := s.store.Load(s.base)
+	if err != nil || !rec.Status.InFlight() || s.current != nil {
+		s.mu.Unlock()
+		return
+	}
+	op, ctx := newOperation(s.base, rec.OperationID, rec.Operation)
+	s.current = op
+	s.mu.Unlock()
+	s.log.Info().Str("status", string(rec.Status)).Msg("reconciling an operation cut off by a restart")
+	close(op.exited) // no child of this process runs it
+	defer close(op.finished)
+	defer s.release(op)
+	for {
+		sc, err := s.observeStrict(ctx, true)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil && s.settleRecovered(ctx, op, sc) {
+			return
+		}
+		if err != nil {
+			s.log.Warn().Err(err).Msg("recovery: sky status failed; polling again")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.clock.After(s.cfg.PollInterval):
+		}
+	}
+}
+
+// settleRecovered applies sky's answer to the record of the recovered operation and
+// reports whether it is settled.
+func (s *Service) settleRecovered(ctx context.Context, op *operation, sc core.SkyCluster) bool {
+	ip := ""
+	if sc.Found && sc.Status == core.SkyUp {
+		ip = s.headIP(ctx, sc)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current != op {
+		return true
+	}
+	rec, err := s.store.Load(ctx)
+	if err != nil || rec.OperationID != op.id {
+		return err == nil
+	}
+	d, poll := core.Observe(rec, sc, ip, s.clock.Now())
+	if poll {
+		return false
+	}
+	if _, err := s.apply(context.WithoutCancel(ctx), d); err != nil {
+		s.log.Error().Err(err).Msg("recovery: saving the outcome failed")
+	}
+	return true
+}
+
+// refreshLoop follows changes made outside the service while a cluster exists and
+// nothing runs (autostop, preemption, `sky down` by hand).
+func (s *Service) refreshLoop() {
+	for {
+		select {
+		case <-s.base.Done():
+			return
+		case <-s.clock.After(s.cfg.RefreshInterval):
+		}
+		if _, err := s.reconcile(s.base); err != nil && s.base.Err() == nil {
+			s.log.Warn().Err(err).Msg("background refresh failed")
+		}
+	}
+}
+
+func (s *Service) knownVersion() core.Version {
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	return s.checked.Version
+}

@@ -1,0 +1,40 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// DirTaskFiles writes task YAML files into a directory, each with mode 0600 and replaced
+// atomically, so sky never reads a half-written task.
+type DirTaskFiles string
+
+// Write saves content as dir/name.
+func (d DirTaskFiles) Write(name, content string) (string, error) {
+	dir := string(d)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("saving %s: %w", path, err)
+	}
+	return filepath.Abs(path)
+}

@@ -1,0 +1,96 @@
+// Package core holds skygate's domain: the cluster record, its state machine, the task YAML
+// emitter and the parsers of `sky` output. It is pure: no IO, no goroutines, no clock reads
+// (time comes in as an argument), standard library only, so it also builds for WebAssembly.
+package core
+
+import "time"
+
+// ClusterStatus is the lifecycle status skygate reports for its one cluster.
+type ClusterStatus string
+
+const (
+	StatusNoServer     ClusterStatus = "no_server"
+	StatusProvisioning ClusterStatus = "provisioning"
+	StatusRunning      ClusterStatus = "running"
+	StatusStopping     ClusterStatus = "stopping"
+	StatusStopped      ClusterStatus = "stopped"
+	StatusStarting     ClusterStatus = "starting"
+	StatusDestroying   ClusterStatus = "destroying"
+	StatusError        ClusterStatus = "error"
+)
+
+// AllStatuses lists every ClusterStatus in the order of the design's transition table.
+func AllStatuses() []ClusterStatus {
+	return []ClusterStatus{StatusNoServer, StatusProvisioning, StatusRunning, StatusStopping,
+		StatusStopped, StatusStarting, StatusDestroying, StatusError}
+}
+
+// Valid reports whether s is one of the eight statuses.
+func (s ClusterStatus) Valid() bool {
+	for _, v := range AllStatuses() {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// InFlight reports whether s means a `sky` operation is under way.
+func (s ClusterStatus) InFlight() bool {
+	switch s {
+	case StatusProvisioning, StatusStopping, StatusStarting, StatusDestroying:
+		return true
+	}
+	return false
+}
+
+// Action is a lifecycle request a client can make.
+type Action string
+
+const (
+	ActionLaunch  Action = "launch"
+	ActionStop    Action = "stop"
+	ActionStart   Action = "start"
+	ActionDestroy Action = "destroy"
+)
+
+// AllActions lists the actions in the order of the design's transition table.
+func AllActions() []Action {
+	return []Action{ActionLaunch, ActionStop, ActionStart, ActionDestroy}
+}
+
+// Cluster is the record skygate keeps of its one cluster.
+type Cluster struct {
+	Name         string        `json:"name"`
+	Status       ClusterStatus `json:"status"`
+	Cloud        string        `json:"cloud,omitempty"`
+	Region       string        `json:"region,omitempty"`
+	InstanceType string        `json:"instance_type,omitempty"`
+	IP           string        `json:"ip,omitempty"`
+	// LaunchedAt is when the cluster last came up; zero when it is not up or never was.
+	LaunchedAt time.Time `json:"launched_at,omitzero"`
+	Error      string    `json:"error,omitempty"`
+	// Operation is the action whose `sky` run is in flight, empty when none is.
+	Operation Action `json:"operation,omitempty"`
+	// OperationID numbers operations so that the outcome of a superseded run (a launch
+	// cancelled by a destroy) can be told apart from the current one and ignored.
+	OperationID uint64 `json:"operation_id,omitempty"`
+	// Launch is the validated request of the last launch, kept so a retry or a recovery
+	// knows what was asked for.
+	Launch LaunchRequest `json:"launch,omitzero"`
+	// UpdatedAt is when the record last changed.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// NoCluster is the record of a service that has never launched anything.
+func NoCluster() Cluster { return Cluster{Status: StatusNoServer} }
+
+// Exists reports whether the record describes a cluster (anything but no_server).
+func (c Cluster) Exists() bool { return c.Status != StatusNoServer && c.Status != "" }
+
+// LaunchRequest is what a client may ask of a launch; empty fields mean "auto".
+type LaunchRequest struct {
+	Cloud        string `json:"cloud,omitempty"`
+	Region       string `json:"region,omitempty"`
+	InstanceType string `json:"instance_type,omitempty"`
+}

@@ -1,0 +1,138 @@
+package core
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestExtractErrorSamples(t *testing.T) {
+	tests := []struct {
+		stderrFile, stdoutFile, want string
+	}{
+		{"issue5600.stderr", "", "Failed to provision all possible launchable resources. Relax the task's resource requirements: " +
+			"1x RunPod(cpus=32+, {'H100': 8}, disk_tier=best, disk_size=512, ports=['8081'])"},
+		{"resources_unavailable_current.stderr", "", "Failed to provision all possible launchable resources. " +
+			"Relax the task's resource requirements: 1x AWS(p4d.24xlarge, {'A100': 8})"},
+		{"no_launchable.stderr", "", "No launchable resource found for task Task<name=...>(...). To fix: relax its resource requirements."},
+		{"mismatch.stderr", "", "Requested resources do not match the existing cluster."},
+		// Logger prefixes ("E 10-11 18:24:59 instance.py:457] ") and an exception logged on stdout.
+		{"", "autofailover_docs.stdout", "Failed to acquire resources in all zones in eastus"},
+		{"", "stop_skipped.stdout", "Stopping is currently not supported for Kubernetes."},
+		{"", "issue2775_stop_k8s.stdout", "Kubernetes does not support stopping VMs."},
+		{"", "ctrl_c.stdout", "⚙︎ Request will continue running asynchronously."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.stderrFile+tt.stdoutFile, func(t *testing.T) {
+			var stderr, stdout string
+			if tt.stderrFile != "" {
+				stderr = readSample(t, "errors/"+tt.stderrFile)
+			}
+			if tt.stdoutFile != "" {
+				stdout = readSample(t, "errors/"+tt.stdoutFile)
+			}
+			if got := ExtractError(stderr, stdout); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExtractErrorCases(t *testing.T) {
+	quotaStdout := "⚙︎ Launching on AWS us-east-1 (us-east-1a, us-east-1b).\n" +
+		"W 03-12 10:01:02 cloud_vm_ray_backend.py:1234] Found no quota for p4d.24xlarge on-demand instances in region us-east-1 in AWS. " +
+		"To request quotas, check the instruction:\n" +
+		"https://docs.skypilot.co/en/latest/cloud-setup/quota.html.\n" +
+		"⨯ Failed to provision resources. View logs: sky logs --provision skygate-1\n"
+	tests := []struct {
+		name, stderr, stdout, want string
+	}{
+		{"quota beats the generic provisioning failure", readSample(t, "errors/resources_unavailable_current.stderr"), quotaStdout,
+			"Found no quota for p4d.24xlarge on-demand instances in region us-east-1 in AWS. To request quotas, check the instruction: " +
+				"https://docs.skypilot.co/en/latest/cloud-setup/quota.html."},
+		{"cloud not enabled",
+			"sky.exceptions.ResourcesUnavailableError: Task requires AWS which is not enabled. To enable access, change the task cloud requirement or run: sky check aws\n", "",
+			"Task requires AWS which is not enabled. To enable access, change the task cloud requirement or run: sky check aws"},
+		{"no cloud access", "sky.exceptions.NoCloudAccessError: Cloud access is not set up. Run: sky check\n", "",
+			"Cloud access is not set up. Run: sky check"},
+		{"no cloud access, 2022", "RuntimeError: Cloud access is not set up. Run: sky check\n", "", "Cloud access is not set up. Run: sky check"},
+		{"invalid task yaml", "ValueError: Invalid task YAML: Instead of 'resource', did you mean 'resources'?\n", "YAML to run: task.yaml\n",
+			"Invalid task YAML: Instead of 'resource', did you mean 'resources'?"},
+		{"api server unreachable",
+			"sky.exceptions.ApiServerConnectionError: Could not connect to SkyPilot API server at http://10.0.0.5:46580. Please ensure that the server is running. Try: curl http://10.0.0.5:46580/api/health\n", "",
+			"Could not connect to SkyPilot API server at http://10.0.0.5:46580. Please ensure that the server is running. Try: curl http://10.0.0.5:46580/api/health"},
+		{"request cancelled", "\x1b[31msky.exceptions.RequestCancelled: Current 'sky.launch' request (73d316ac-5e2b) is cancelled by another process.\x1b[0m\n",
+			"⚙︎ Launching on AWS us-east-1 (us-east-1a).\n", "Current 'sky.launch' request (73d316ac-5e2b) is cancelled by another process."},
+		{"ip of a stopped cluster", "RuntimeError: Cluster 'skygate-1' is not in UP status.\n", "", "Cluster 'skygate-1' is not in UP status."},
+		{"debug traceback with a server traceback",
+			"Traceback (most recent call last):\n  File \"/opt/sky/bin/sky\", line 8, in <module>\n    sys.exit(cli())\n" +
+				"=== Traceback on SkyPilot API Server ===\nTraceback (most recent call last):\n" +
+				"  File \"/sky/backends/cloud_vm_ray_backend.py\", line 2071, in provision_with_retries\n    raise exceptions.ResourcesUnavailableError(\n" +
+				"sky.exceptions.ResourcesUnavailableError: Failed to acquire resources in all zones in us-central1 for {GCP(n1-standard-8)}.\n" +
+				"During handling of the above exception, another exception occurred:\n" +
+				"sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources. Relax the task's resource requirements: 1x GCP(n1-standard-8)\n",
+			"", "Failed to provision all possible launchable resources. Relax the task's resource requirements: 1x GCP(n1-standard-8)"},
+		{"traceback of a crash", "Traceback (most recent call last):\n  File \"/usr/bin/sky\", line 5, in <module>\n    from sky.cli import cli\nModuleNotFoundError: No module named 'sky'\n", "",
+			"No module named 'sky'"},
+		{"exception message on the next line", "sky.exceptions.CommandError:\nCommand ray up failed with return code 1.\n", "", "Command ray up failed with return code 1."},
+		{"click usage error", "Usage: sky launch [OPTIONS] [ENTRYPOINT]...\nTry 'sky launch -h' for help.\n\nError: No such option: --foo\n", "",
+			"No such option: --foo"},
+		{"aborted at the launch prompt", "Aborted!\n", "Considered resources (1 node):\nLaunching a new cluster 'skygate-1'. Proceed? [Y/n]: \n",
+			"Aborted at the prompt: Launching a new cluster 'skygate-1'. Proceed?"},
+		{"aborted without a prompt", "Aborted!\n", "", "Aborted!"},
+		{"teardown failure", "",
+			"\nTerminating cluster skygate-1...failed. \nReason: sky.exceptions.ClusterOwnerIdentityMismatchError: 'skygate-1' (AWS) is owned by account '1234', but the activated account is '5678'.\n" +
+				"Cluster(s) failed. See details above. If you want to ignore the errors and remove the cluster(s) from the status table, use `sky down --purge`.\n",
+			"'skygate-1' (AWS) is owned by account '1234', but the activated account is '5678'."},
+		{"stop without a reason line", "", "\nStopping cluster skygate-1...failed. \nCluster(s) failed. See details above.\n", "Stopping cluster skygate-1...failed."},
+		{"start of a missing cluster", "",
+			"Cluster(s) not found (tip: see `sky status`). Do you mean to use `sky launch` to provision a new cluster?\n", "Cluster(s) not found."},
+		{"job failed", "", "⚙︎ Job submitted, ID: 1\n(task, pid=4100) boom\nERROR: Job 1 failed with return code list: [1]\n✓ Job finished (status: FAILED).\n",
+			"Job 1 failed with return code list: [1]"},
+		{"2022 teardown failure", "",
+			"Failed to terminate sky-beab-weichiang-7. If you want to ignore this error and remove the cluster from from Sky's status table, use `sky down --purge`.\n",
+			"Failed to terminate sky-beab-weichiang-7. If you want to ignore this error and remove the cluster from from Sky's status table, use `sky down --purge`."},
+		{"stderr wins over stdout", "ValueError: from stderr\n", "RuntimeError: from stdout\n", "from stderr"},
+		{"last line of stderr", "something odd happened\n\n", "progress\n", "something odd happened"},
+		{"last line of stdout", "", "line one\nline two\n   \n", "line two"},
+		{"nothing at all", "", "", noErrorMessage},
+		{"only noise", "Traceback (most recent call last):\n   ^^^^\n", "\x1b[0m\n", noErrorMessage},
+		{"crlf and ansi", "\x1b[31mValueError: Invalid infra format: aws//x.\x1b[0m\r\n", "", "Invalid infra format: aws//x."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ExtractError(tt.stderr, tt.stdout); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExtractErrorCapsLength(t *testing.T) {
+	got := ExtractError("ValueError: "+strings.Repeat("é", 400), "")
+	if len(got) > maxErrorBytes || !utf8.ValidString(got) {
+		t.Errorf("got %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+	}
+}
+
+func FuzzExtractError(f *testing.F) {
+	addSampleSeeds(f, "errors", func(sample string) { f.Add(sample, ""); f.Add("", sample) })
+	f.Add("TracebTraceback (most recent call last)ack (most recent call last)", "")
+	f.Add("Error: \x1b", "Aborted!\n[Y/n]")
+	f.Add("sky.exceptions.X:", "Stopping cluster x... skipped.")
+	f.Fuzz(func(t *testing.T, stderr, stdout string) {
+		got := ExtractError(stderr, stdout)
+		switch {
+		case got == "":
+			t.Error("empty message")
+		case strings.Contains(got, "\x1b"):
+			t.Errorf("escape code in %q", got)
+		case strings.Contains(got, tracebackHeader):
+			t.Errorf("traceback header in %q", got)
+		case len(got) > maxErrorBytes || !utf8.ValidString(got):
+			t.Errorf("not a bounded UTF-8 line: %q", got)
+		case strings.ContainsAny(got, "\r\n"):
+			t.Errorf("more than one line: %q", got)
+		}
+	})
+}

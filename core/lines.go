@@ -1,0 +1,73 @@
+package core
+
+import (
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxLineBytes caps one progress line; longer lines are cut (on a rune boundary).
+const MaxLineBytes = 4096
+
+// ansiRE matches CSI sequences (colours, cursor moves) and OSC sequences (titles, links).
+var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]`)
+
+// StripANSI removes terminal escape sequences.
+func StripANSI(s string) string {
+	if !strings.Contains(s, "\x1b") {
+		return s
+	}
+	return ansiRE.ReplaceAllString(s, "")
+}
+
+// SplitOutput splits raw output on "\n" and "\r" (spinners redraw a line with "\r") and
+// returns the raw pieces, empty ones included.
+func SplitOutput(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' })
+}
+
+// LineCleaner turns raw output lines into progress lines: escape codes stripped, trailing
+// and leading space trimmed, blank lines and repeats of the previous line dropped, and each
+// line capped at MaxLineBytes. It keeps only the previous line, so one cleaner serves one
+// stream. The zero value is ready to use.
+type LineCleaner struct {
+	last string
+}
+
+// Clean returns the progress line for one raw line, and false when it is to be dropped.
+func (c *LineCleaner) Clean(raw string) (string, bool) {
+	line := CapLine(strings.TrimSpace(StripANSI(raw)))
+	if line == "" || line == c.last {
+		return "", false
+	}
+	c.last = line
+	return line, true
+}
+
+// CleanLines cleans a whole chunk of output at once.
+func CleanLines(chunk string) []string {
+	var c LineCleaner
+	var out []string
+	for _, raw := range SplitOutput(chunk) {
+		if line, ok := c.Clean(raw); ok {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// CapLine cuts s to at most MaxLineBytes without splitting a UTF-8 sequence, and replaces
+// invalid UTF-8 so every line is safe to put in JSON.
+func CapLine(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= MaxLineBytes {
+		return s
+	}
+	cut := MaxLineBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}

@@ -1,0 +1,443 @@
+package core
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ParseStatus reads the output of `sky status [NAME]` (every table era, or `-o json`) and
+// reports what it says about clusterName. A cluster that sky does not list is Found=false
+// with a nil error: `sky status` exits 0 and prints "not found" in that case. The error is
+// non-nil only when the output is not status output at all.
+func ParseStatus(stdout, clusterName string) (SkyCluster, error) {
+	lines := outputLines(stdout)
+	if records, ok := findStatusJSON(lines); ok {
+		return clusterFromJSON(records, clusterName), nil
+	}
+	report := readStatusReport(lines)
+	if report.table != nil {
+		if row, ok := report.table.find(clusterName); ok {
+			return clusterFromRow(report.table, row), nil
+		}
+		return SkyCluster{}, nil
+	}
+	if report.notFound || report.sawClusters {
+		return SkyCluster{}, nil
+	}
+	return SkyCluster{}, fmt.Errorf("unrecognised sky status output: %q", quoteOutput(lines))
+}
+
+// ---- Text normalisation shared by the parsers of sky output ----
+
+// logPrefixRE matches the logger prefix of pre-Oct-2024 output and of SKYPILOT_DEBUG runs:
+// "I 02-26 14:41:00 optimizer.py:617] " or "D 02-24 21:00:25.123 PID=1234 sdk.py:1422] ".
+var logPrefixRE = regexp.MustCompile(`^[DIWE] \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: PID=\d+)? [\w./-]+:\d+\] `)
+
+// outputLines splits raw sky output into lines as a terminal would show them: "\r\n" ends
+// a line, a lone "\r" redraws it (only the text after the last one stays), escape codes
+// and logger prefixes are removed, trailing space is dropped. Leading space is kept, since
+// indentation and column offsets carry meaning.
+func outputLines(s string) []string {
+	raw := strings.Split(s, "\n")
+	lines := make([]string, 0, len(raw))
+	for _, line := range raw {
+		lines = append(lines, cleanOutputLine(line))
+	}
+	return lines
+}
+
+func cleanOutputLine(line string) string {
+	line = strings.TrimRight(line, "\r")
+	if i := strings.LastIndexByte(line, '\r'); i >= 0 {
+		line = line[i+1:]
+	}
+	line = dropEscapes(line)
+	line = logPrefixRE.ReplaceAllString(line, "")
+	return strings.TrimRightFunc(line, unicode.IsSpace)
+}
+
+// dropEscapes strips escape sequences and any stray ESC byte StripANSI leaves behind, and
+// makes the text valid UTF-8.
+func dropEscapes(s string) string {
+	s = strings.ReplaceAll(StripANSI(s), "\x1b", "")
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return s
+}
+
+// quoteOutput gives the first non-blank lines of unreadable output, short enough for an
+// error message.
+func quoteOutput(lines []string) string {
+	const maxQuote = 120
+	var b strings.Builder
+	for _, line := range lines {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(" | ")
+		}
+		b.WriteString(line)
+		if b.Len() >= maxQuote {
+			break
+		}
+	}
+	return capBytes(b.String(), maxQuote)
+}
+
+// capBytes cuts s to at most n bytes without splitting a UTF-8 sequence.
+func capBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// ---- Table form ----
+
+// statusReport is what the table form of `sky status` said.
+type statusReport struct {
+	sawClusters bool // the "Clusters" section header
+	notFound    bool // a "not found" or "No existing clusters." line
+	table       *statusTable
+}
+
+// notFoundRE matches "Cluster 'a' not found.", "Clusters 'a', 'b' not found." (v0.8+) and
+// "Cluster a not found." (≤v0.7).
+var notFoundRE = regexp.MustCompile(`^Clusters? .+ not found\.$`)
+
+// trailingSections are the section headers that follow the cluster table.
+var trailingSections = map[string]bool{
+	"Managed jobs": true, "Managed spot jobs": true, "Pools": true, "Services": true,
+}
+
+func readStatusReport(lines []string) statusReport {
+	var report statusReport
+	for i := 0; i < len(lines); i++ {
+		line := strings.TrimSpace(lines[i])
+		switch {
+		case line == "Clusters":
+			report.sawClusters = true
+		case line == "No existing clusters." || notFoundRE.MatchString(line):
+			report.notFound = true
+		case report.table == nil && isStatusHeader(line):
+			table, end := readStatusTable(lines, i)
+			report.table = table
+			i = end
+		case trailingSections[line] && (report.sawClusters || report.table != nil):
+			return report
+		}
+	}
+	return report
+}
+
+// isStatusHeader reports whether line is the header row of the cluster table; the
+// early-2022 form has no "Clusters" line above it, so the header is recognised by itself.
+func isStatusHeader(line string) bool {
+	fields := strings.Fields(line)
+	return len(fields) >= 2 && fields[0] == "NAME" && slices.Contains(fields[1:], "STATUS")
+}
+
+// statusTable is the cluster table: column names with their start offsets (in runes) in
+// the header row, and the rows as printed.
+type statusTable struct {
+	columns []string
+	starts  []int
+	rows    []string
+}
+
+// readStatusTable reads the header at lines[at] and the rows below it, which end at the
+// first blank line. It returns the index of the last line it consumed.
+func readStatusTable(lines []string, at int) (*statusTable, int) {
+	table := &statusTable{}
+	header := []rune(lines[at])
+	for i := 0; i < len(header); i++ {
+		if header[i] != ' ' && (i == 0 || header[i-1] == ' ') {
+			table.starts = append(table.starts, i)
+			end := i
+			for end < len(header) && header[end] != ' ' {
+				end++
+			}
+			table.columns = append(table.columns, string(header[i:end]))
+		}
+	}
+	end := at
+	for end+1 < len(lines) {
+		line := lines[end+1]
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || notFoundRE.MatchString(trimmed) || trimmed == "No existing clusters." {
+			break
+		}
+		table.rows = append(table.rows, line)
+		end++
+	}
+	return table, end
+}
+
+// find returns the cells of the row whose NAME is name. Cluster names hold no spaces, so
+// a row's first word is its NAME; only the matching row is split into cells.
+func (t *statusTable) find(name string) ([]string, bool) {
+	for _, row := range t.rows {
+		if firstWord(row) != name {
+			continue
+		}
+		if cells := t.cells(row); len(cells) > 0 && cells[0] == name {
+			return cells, true
+		}
+	}
+	return nil, false
+}
+
+func firstWord(s string) string {
+	s = strings.TrimLeft(s, " \t")
+	if i := strings.IndexAny(s, " \t"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// column returns the cell of the named column, "" when the table has no such column.
+func (t *statusTable) column(cells []string, name string) string {
+	for i, c := range t.columns {
+		if c == name && i < len(cells) {
+			return cells[i]
+		}
+	}
+	return ""
+}
+
+// multiSpaceRE splits a row on the two-space padding prettytable puts between cells.
+var multiSpaceRE = regexp.MustCompile(`\s{2,}`)
+
+// cells splits a row into one cell per column. Cells hold single spaces ("4 mins ago"),
+// so splitting on runs of two or more spaces is exact when it yields one piece per column.
+// When it does not (an empty cell, or a cell that overflows into the next column with a
+// single space between them), the row is sliced at the header offsets instead, each
+// boundary moved right past a word that straddles it.
+func (t *statusTable) cells(line string) []string {
+	pieces := multiSpaceRE.Split(strings.TrimSpace(line), -1)
+	if len(pieces) == len(t.columns) {
+		return pieces
+	}
+	row := []rune(line)
+	bounds := t.boundaries(row)
+	cells := make([]string, len(t.columns))
+	for i := range t.columns {
+		from, to := bounds[i], len(row)
+		if i+1 < len(bounds) {
+			to = bounds[i+1]
+		}
+		if from < to {
+			cells[i] = strings.TrimSpace(string(row[from:to]))
+		}
+	}
+	return cells
+}
+
+// boundaries returns where each column's cell starts in row.
+func (t *statusTable) boundaries(row []rune) []int {
+	bounds := make([]int, len(t.starts))
+	for i, start := range t.starts {
+		b := min(start, len(row))
+		if i > 0 {
+			b = max(b, bounds[i-1])
+			for b > 0 && b < len(row) && row[b-1] != ' ' && row[b] != ' ' {
+				b++
+			}
+		}
+		bounds[i] = b
+	}
+	return bounds
+}
+
+// clusterFromRow reads a found row.
+func clusterFromRow(t *statusTable, cells []string) SkyCluster {
+	c := SkyCluster{
+		Found:     true,
+		Status:    statusWord(t.column(cells, "STATUS")),
+		Resources: dashless(t.column(cells, "RESOURCES")),
+		HeadIP:    dashless(t.column(cells, "HEAD_IP")),
+	}
+	if infra := dashless(t.column(cells, "INFRA")); infra != "" {
+		c.Cloud, c.Region = splitInfra(infra)
+	} else {
+		c.Cloud = cloudFromResources(c.Resources)
+	}
+	if c.Region == "" {
+		c.Region = firstNonEmpty(dashless(t.column(cells, "REGION")), dashless(t.column(cells, "ZONE")))
+	}
+	return c
+}
+
+// statusWord reads a STATUS cell ("UP", or "ClusterStatus.UP" from some JSON records).
+// A found cluster always gets a status; an empty cell reads as UNKNOWN, which maps to
+// the error status.
+func statusWord(cell string) SkyStatus {
+	fields := strings.Fields(cell)
+	if len(fields) == 0 {
+		return "UNKNOWN"
+	}
+	word := fields[0]
+	if i := strings.LastIndexByte(word, '.'); i >= 0 && i+1 < len(word) {
+		word = word[i+1:]
+	}
+	return SkyStatus(word)
+}
+
+func dashless(cell string) string {
+	if cell == "-" {
+		return ""
+	}
+	return cell
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// splitInfra reads an INFRA cell, "AWS (us-east-1)", "Kubernetes (my-ctx)" or "AWS", and
+// also the input syntax "aws/us-east-1" some JSON records carry.
+func splitInfra(infra string) (cloud, region string) {
+	if open := strings.IndexByte(infra, '('); open > 0 {
+		region = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(infra[open+1:]), ")"))
+		return CloudRegistryName(infra[:open]), region
+	}
+	if slash := strings.IndexByte(infra, '/'); slash > 0 {
+		rest := infra[slash+1:]
+		if next := strings.IndexByte(rest, '/'); next >= 0 {
+			rest = rest[:next]
+		}
+		return CloudRegistryName(infra[:slash]), strings.TrimSpace(rest)
+	}
+	return CloudRegistryName(infra), ""
+}
+
+// resourcesCloudRE reads the cloud of a ≤v0.9 RESOURCES cell: "1x GCP(n1-standard-2, ...)".
+var resourcesCloudRE = regexp.MustCompile(`^\d+x ?([A-Za-z][A-Za-z0-9]*)\(`)
+
+func cloudFromResources(resources string) string {
+	if m := resourcesCloudRE.FindStringSubmatch(resources); m != nil {
+		return CloudRegistryName(m[1])
+	}
+	return ""
+}
+
+// cloudAliases maps display names and aliases that are not simply the lower-case registry
+// name. Every other name is lower-cased ("AWS" → "aws", "vSphere" → "vsphere"), which is
+// how the registry names of current clouds relate to their display names.
+var cloudAliases = map[string]string{
+	"k8s":          "kubernetes",
+	"digitalocean": "do",
+	"lambdalabs":   "lambda",
+	"lambda labs":  "lambda",
+	"datacrunch":   "verda",
+}
+
+// CloudRegistryName turns a cloud's display name as sky prints it ("AWS", "Kubernetes",
+// "Cloudflare (for R2 object store)", "Cloudflare, for R2 object store") into its
+// lower-case registry name ("aws", "kubernetes", "cloudflare").
+func CloudRegistryName(display string) string {
+	name := strings.TrimSpace(dropEscapes(display))
+	if i := strings.IndexAny(name, "(,"); i >= 0 {
+		name = strings.TrimSpace(name[:i])
+	}
+	name = strings.ToLower(name)
+	if alias, ok := cloudAliases[name]; ok {
+		return alias
+	}
+	return name
+}
+
+// ---- JSON form (`sky status -o json`, v0.12+) ----
+
+// maxJSONAttempts bounds how many "[" lines are tried as the start of the JSON document;
+// only server start-up messages are expected before it.
+const maxJSONAttempts = 4
+
+// findStatusJSON finds the JSON array `sky status -o json` prints. Lines streamed from the
+// API server (start-up messages) may come before it.
+func findStatusJSON(lines []string) ([]map[string]any, bool) {
+	attempts := 0
+	for i, line := range lines {
+		trimmed := strings.TrimSpace(line)
+		if !strings.HasPrefix(trimmed, "[") && !strings.HasPrefix(trimmed, "{") {
+			continue
+		}
+		if attempts++; attempts > maxJSONAttempts {
+			return nil, false
+		}
+		var doc any
+		if err := json.NewDecoder(strings.NewReader(strings.Join(lines[i:], "\n"))).Decode(&doc); err != nil {
+			continue
+		}
+		if records, ok := statusRecords(doc); ok {
+			return records, true
+		}
+	}
+	return nil, false
+}
+
+// statusRecords accepts the array of records SkyPilot prints, and also an object wrapping
+// it under "clusters".
+func statusRecords(doc any) ([]map[string]any, bool) {
+	if obj, ok := doc.(map[string]any); ok {
+		doc, ok = obj["clusters"]
+		if !ok {
+			return nil, false
+		}
+	}
+	list, ok := doc.([]any)
+	if !ok {
+		return nil, false
+	}
+	records := make([]map[string]any, 0, len(list))
+	for _, item := range list {
+		if record, ok := item.(map[string]any); ok {
+			records = append(records, record)
+		}
+	}
+	return records, true
+}
+
+func clusterFromJSON(records []map[string]any, clusterName string) SkyCluster {
+	for _, r := range records {
+		if jsonString(r, "name") != clusterName {
+			continue
+		}
+		c := SkyCluster{
+			Found:     true,
+			Status:    SkyStatus(strings.ToUpper(string(statusWord(jsonString(r, "status"))))),
+			Resources: dashless(firstNonEmpty(jsonString(r, "resources_str"), jsonString(r, "resources"))),
+			HeadIP:    dashless(jsonString(r, "head_ip")),
+		}
+		if cloud := dashless(jsonString(r, "cloud")); cloud != "" {
+			c.Cloud = CloudRegistryName(cloud)
+		} else if infra := dashless(jsonString(r, "infra")); infra != "" {
+			c.Cloud, c.Region = splitInfra(infra)
+		}
+		c.Region = firstNonEmpty(dashless(jsonString(r, "region")), c.Region, dashless(jsonString(r, "zone")))
+		return c
+	}
+	return SkyCluster{}
+}
+
+// jsonString reads a string field; absent, null and non-string values read as "".
+func jsonString(record map[string]any, key string) string {
+	s, _ := record[key].(string)
+	return strings.TrimSpace(dropEscapes(s))
+}

@@ -1,0 +1,217 @@
+// Command stubsky stands in for the SkyPilot `sky` CLI in tests.
+//
+// It reproduces the output texts, exit codes and stream split (stdout vs
+// stderr) of the real CLI for the commands skygate runs, across the output
+// styles of SkyPilot 0.7 (in-process CLI), 0.8/0.9 (API server), 0.10/0.11
+// (infra) and 0.12 (`-o json`). Cluster state lives in a JSON file so that
+// `sky status` tells the truth across invocations.
+//
+// Environment:
+//
+//	SKYSTUB_VERSION   emulated SkyPilot version (default 0.10.3)
+//	SKYSTUB_SCENARIO  behaviour of launch/start/stop/down/check (default success)
+//	SKYSTUB_CLOUDS    clouds `sky check` reports enabled (default aws,gcp)
+//	SKYSTUB_DELAY_MS  pause between launch/start output lines (default 300)
+//	SKYSTUB_HOME      state directory (default $HOME/.sky-stub)
+//	SKYSTUB_LOG       optional file; one JSON argv array is appended per run
+//	FORCE_COLOR       when set, launch draws a `\r` spinner line like on a TTY
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Scenario names accepted in SKYSTUB_SCENARIO.
+const (
+	scenarioSuccess         = "success"
+	scenarioQuota           = "quota"
+	scenarioNoCredentials   = "no_credentials"
+	scenarioCrash           = "crash"
+	scenarioHang            = "hang"
+	scenarioHangIgnoreTerm  = "hang_ignore_term"
+	scenarioSlow            = "slow"
+	scenarioStopUnsupported = "stop_unsupported"
+	scenarioDownFails       = "down_fails"
+	scenarioJobFails        = "job_fails"
+)
+
+var knownScenarios = []string{
+	scenarioSuccess, scenarioQuota, scenarioNoCredentials, scenarioCrash,
+	scenarioHang, scenarioHangIgnoreTerm, scenarioSlow, scenarioStopUnsupported,
+	scenarioDownFails, scenarioJobFails,
+}
+
+// config is everything the environment decides about one invocation.
+type config struct {
+	version    version
+	scenario   string
+	clouds     []string // canonical lower-case names, e.g. "aws"
+	delay      time.Duration
+	home       string
+	forceColor bool
+}
+
+func main() {
+	args := os.Args[1:]
+	logInvocation(os.Getenv("SKYSTUB_LOG"), args)
+	cfg, err := loadConfig()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stubsky: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(run(cfg, args))
+}
+
+func loadConfig() (*config, error) {
+	rawVersion := envOr("SKYSTUB_VERSION", "0.10.3")
+	v, err := parseVersion(rawVersion)
+	if err != nil {
+		return nil, err
+	}
+	scenario := envOr("SKYSTUB_SCENARIO", scenarioSuccess)
+	if !contains(knownScenarios, scenario) {
+		return nil, fmt.Errorf("unknown SKYSTUB_SCENARIO %q (known: %s)",
+			scenario, strings.Join(knownScenarios, ", "))
+	}
+	delayMS, err := strconv.Atoi(envOr("SKYSTUB_DELAY_MS", "300"))
+	if err != nil || delayMS < 0 {
+		return nil, fmt.Errorf("invalid SKYSTUB_DELAY_MS %q", os.Getenv("SKYSTUB_DELAY_MS"))
+	}
+	delay := time.Duration(delayMS) * time.Millisecond
+	if scenario == scenarioSlow {
+		delay *= 10
+	}
+	var clouds []string
+	for _, c := range strings.Split(envOr("SKYSTUB_CLOUDS", "aws,gcp"), ",") {
+		if c = canonicalCloud(strings.TrimSpace(c)); c != "" {
+			clouds = append(clouds, c)
+		}
+	}
+	home := os.Getenv("SKYSTUB_HOME")
+	if home == "" {
+		userHome, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("no SKYSTUB_HOME and no home directory: %w", err)
+		}
+		home = filepath.Join(userHome, ".sky-stub")
+	}
+	return &config{
+		version:    v,
+		scenario:   scenario,
+		clouds:     clouds,
+		delay:      delay,
+		home:       home,
+		forceColor: os.Getenv("FORCE_COLOR") != "",
+	}, nil
+}
+
+// run dispatches one invocation and returns the process exit code.
+func run(cfg *config, args []string) int {
+	// Top-level options come before the command name, as with click groups.
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "--version", "-v":
+			fmt.Printf("skypilot, version %s\n", cfg.version.raw)
+			return 0
+		case "--commit", "-c":
+			fmt.Printf("skypilot, commit %s\n", cfg.version.commit())
+			return 0
+		case "--help", "-h":
+			fmt.Print(topUsage + "\n\n  The SkyPilot command line tool.\n")
+			return 0
+		default:
+			return usageError(topUsage, "sky", fmt.Sprintf("No such option: %s", optionName(args[0])))
+		}
+	}
+	if len(args) == 0 {
+		fmt.Print(topUsage + "\n\n  The SkyPilot command line tool.\n")
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	spec, ok := commandSpecs(cfg.version)[cmd]
+	if !ok {
+		return usageError(topUsage, "sky", fmt.Sprintf("No such command %s.", pyRepr(cmd)))
+	}
+	inv, code, failed := parseCommandLine(spec, rest)
+	if failed {
+		return code
+	}
+	if inv.flag("help") {
+		fmt.Print(spec.usage + "\n")
+		return 0
+	}
+	s := &session{cfg: cfg, argv: args}
+	switch cmd {
+	case "status":
+		return s.status(inv)
+	case "check":
+		return s.check(inv)
+	case "launch":
+		return s.launch(inv)
+	case "start":
+		return s.start(inv)
+	case "stop":
+		return s.stop(inv)
+	case "down":
+		return s.down(inv)
+	}
+	return usageError(topUsage, "sky", fmt.Sprintf("No such command %s.", pyRepr(cmd)))
+}
+
+// session carries the per-invocation context shared by the commands.
+type session struct {
+	cfg  *config
+	argv []string // arguments after the program name
+}
+
+// commandLine is how the real CLI records a cluster's last command
+// ("sky launch -y -c foo task.yaml"), shown in the old COMMAND column.
+func (s *session) commandLine() string {
+	return "sky " + strings.Join(s.argv, " ")
+}
+
+// pause sleeps n output-line delays.
+func (s *session) pause(n int) {
+	time.Sleep(time.Duration(n) * s.cfg.delay)
+}
+
+// logInvocation appends the argv as one JSON array line so tests can count
+// invocations. Failures are ignored: logging must never change behaviour.
+func logInvocation(path string, args []string) {
+	if path == "" {
+		return
+	}
+	line, err := json.Marshal(append([]string{"sky"}, args...))
+	if err != nil {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	// One write call with O_APPEND keeps concurrent lines whole.
+	_, _ = f.Write(append(line, '\n'))
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
