@@ -12,12 +12,13 @@ const MaxLineBytes = 4096
 // ansiRE matches CSI sequences (colours, cursor moves) and OSC sequences (titles, links).
 var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]`)
 
-// StripANSI removes terminal escape sequences.
+// StripANSI removes terminal escape sequences, and any stray escape byte left over from a
+// truncated one.
 func StripANSI(s string) string {
 	if !strings.Contains(s, "\x1b") {
 		return s
 	}
-	return ansiRE.ReplaceAllString(s, "")
+	return strings.ReplaceAll(ansiRE.ReplaceAllString(s, ""), "\x1b", "")
 }
 
 // SplitOutput splits raw output on "\n" and "\r" (spinners redraw a line with "\r") and

@@ -253,4 +253,3 @@ func TestSkyStatusMapping(t *testing.T) {
 		}
 	}
 }
-

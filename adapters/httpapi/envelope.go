@@ -123,8 +123,12 @@ func keyOf(status int) string {
 	switch status {
 	case http.StatusUnauthorized:
 		return core.KeyAuth
-	case http.StatusNotFound, http.StatusConflict:
+	case http.StatusNotFound:
+		return "route"
+	case http.StatusConflict:
 		return core.KeyCluster
+	case http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		return "body"
 	case http.StatusFailedDependency, http.StatusBadGateway:
 		return core.KeySky
 	case http.StatusMethodNotAllowed:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -25,15 +24,13 @@ type resources struct {
 
 func (r resources) spec() instanceSpec { return specFor(r.instanceType) }
 
-// errAborted signals click's Abort after an unanswerable prompt.
-var errAborted = errors.New("aborted")
-
 // confirm prints a click.confirm prompt. stdin is never a TTY for the
-// stub's callers, so like click on EOF it aborts: "Aborted!" on stderr.
-func confirm(prompt string) error {
+// stub's callers, so like click on EOF it aborts: "Aborted!" on stderr and
+// exit code 1, which it returns.
+func confirm(prompt string) int {
 	fmt.Print(prompt + " [Y/n]: ")
 	errln("Aborted!")
-	return errAborted
+	return 1
 }
 
 // launch implements `sky launch [-y] [-d] -c NAME TASK.yaml`.
@@ -59,8 +56,6 @@ func (s *session) launch(inv *invocation) int {
 			errln("Aborted!")
 			return 1
 		}
-	}
-	if entrypoint != "" {
 		if v.hasAPIServer() {
 			outln("YAML to run: " + entrypoint)
 		} else {
@@ -93,11 +88,9 @@ func (s *session) launch(inv *invocation) int {
 			}
 			s.printOptimizer(res)
 			optimizerShown = true
-			_ = confirm(fmt.Sprintf("Launching a new cluster %s. Proceed?", pyRepr(name)))
-			return 1
+			return confirm(fmt.Sprintf("Launching a new cluster %s. Proceed?", pyRepr(name)))
 		case existing.Status == statusStopped:
-			_ = confirm(fmt.Sprintf("Restarting the stopped cluster %s. Proceed?", pyRepr(name)))
-			return 1
+			return confirm(fmt.Sprintf("Restarting the stopped cluster %s. Proceed?", pyRepr(name)))
 		}
 	}
 	if v.hasAPIServer() {
@@ -123,7 +116,8 @@ func (s *session) launch(inv *invocation) int {
 		if existing != nil {
 			res = resources{existing.Cloud, existing.Region, existing.InstanceType}
 		}
-		if code, ok := s.provision(name, res, launchPauses); !ok {
+		restart := existing != nil && existing.Status == statusStopped
+		if code, ok := s.provision(name, res, launchPauses, restart); !ok {
 			return code
 		}
 	}
@@ -275,14 +269,18 @@ func (s *session) provisionHint(name string, started time.Time) string {
 // provision brings cluster name up on res, printing the provisioner's
 // lines. The INIT record carries ready_at so that a killed CLI still leaves
 // a cluster that converges like the real server's continued launch.
-// pauses is the caller's whole duration for ready_at. ok is false when the
-// invocation must end with code.
-func (s *session) provision(name string, res resources, pauses int) (code int, ok bool) {
+// pauses is the caller's whole duration for ready_at. restart marks the
+// restart of a STOPPED cluster, which does not fail over and keeps the
+// cluster on failure. ok is false when the invocation must end with code.
+func (s *session) provision(name string, res resources, pauses int, restart bool) (code int, ok bool) {
 	started := time.Now()
 	outcome := outcomeUp
 	switch s.cfg.scenario {
 	case scenarioQuota:
 		outcome = outcomeRemoved
+		if restart {
+			outcome = outcomeStopped
+		}
 	case scenarioCrash:
 		outcome = outcomeStuck
 	}
@@ -313,7 +311,7 @@ func (s *session) provision(name string, res resources, pauses int) (code int, o
 			time.Sleep(time.Hour)
 		}
 	case scenarioQuota:
-		return s.failQuota(name, res, started), false
+		return s.failQuota(name, res, started, restart), false
 	case scenarioCrash:
 		s.pause(1)
 		return crashTraceback(), false
@@ -376,9 +374,10 @@ func (s *session) drawSpinner(name string) {
 	fmt.Print("\r\x1b[2K")
 }
 
-// failQuota prints the zero-quota failover failure; nothing was created,
-// so the cluster record is removed.
-func (s *session) failQuota(name string, res resources, started time.Time) int {
+// failQuota prints the zero-quota failure. A new cluster was never
+// created, so its record is removed and the failover summary is raised; a
+// restarted cluster stays STOPPED and the zone's reason itself is raised.
+func (s *session) failQuota(name string, res resources, started time.Time, restart bool) int {
 	quota := fmt.Sprintf("Found no quota for %s on-demand instances in region %s in %s. "+
 		"To request quotas, check the instruction: https://docs.skypilot.co/en/latest/cloud-setup/quota.html.",
 		res.instanceType, res.region, displayName(res.cloud))
@@ -387,10 +386,17 @@ func (s *session) failQuota(name string, res resources, started time.Time) int {
 	s.pause(1)
 	outln(errorMessage("Failed to provision resources. " + s.provisionHint(name, started)))
 	if err := (store{s.cfg.home}).update(func(st *stateFile) error {
-		st.remove(name)
+		if c := st.find(name); c != nil && restart {
+			c.Status = statusStopped
+		} else {
+			st.remove(name)
+		}
 		return nil
 	}); err != nil {
 		return internalError(err)
+	}
+	if restart {
+		return raise("sky.exceptions.ResourcesUnavailableError", quota)
 	}
 	requested := oldResources(res.cloud, res.instanceType)
 	reasons := &table{}
@@ -450,7 +456,7 @@ func (s *session) runJob(name string, t *task, detach bool) int {
 		if len(lines) == 0 {
 			lines = []string{"Running task on " + name}
 		}
-		pid := 1000 + int(newStableHex(name, 2)[0])
+		pid := fakePID(name)
 		for _, l := range lines {
 			outln(fmt.Sprintf("(task, pid=%d) %s", pid, l))
 		}
@@ -544,20 +550,19 @@ func (s *session) start(inv *invocation) int {
 		}
 	}
 	if len(toStart) == 0 {
-		if len(st.Clusters) == 0 || !anyFound(st, inv.args) {
+		if !anyFound(st, inv.args) {
 			outln("Cluster(s) not found (tip: see `sky status`). Do you mean to use `sky launch` to provision a new cluster?")
 		}
 		return 0
 	}
 	if !inv.flag("yes") {
-		_ = confirm(fmt.Sprintf("Restarting %d %s: %s. Proceed?", len(toStart), pluralNoun(len(toStart), "cluster"), joinNames(toStart)))
-		return 1
+		return confirm(fmt.Sprintf("Restarting %d %s: %s. Proceed?", len(toStart), pluralNoun(len(toStart), "cluster"), joinNames(toStart)))
 	}
 	stopSignals := s.handleLaunchSignals()
 	defer stopSignals()
 	for _, c := range toStart {
 		res := resources{c.Cloud, c.Region, c.InstanceType}
-		if code, ok := s.provision(c.Name, res, startPauses); !ok {
+		if code, ok := s.provision(c.Name, res, startPauses, c.Status == statusStopped); !ok {
 			return code
 		}
 		// Printed by the client with click.secho: no colour on a pipe.
@@ -610,8 +615,7 @@ func (s *session) downOrStop(inv *invocation, down bool) int {
 		operation = "Terminating"
 	}
 	if !inv.flag("yes") {
-		_ = confirm(fmt.Sprintf("%s %d %s: %s. Proceed?", operation, len(targets), pluralNoun(len(targets), "cluster"), joinNames(targets)))
-		return 1
+		return confirm(fmt.Sprintf("%s %d %s: %s. Proceed?", operation, len(targets), pluralNoun(len(targets), "cluster"), joinNames(targets)))
 	}
 	outln("")
 	var failed []string

@@ -15,6 +15,14 @@
 //	SKYSTUB_HOME      state directory (default $HOME/.sky-stub)
 //	SKYSTUB_LOG       optional file; one JSON argv array is appended per run
 //	FORCE_COLOR       when set, launch draws a `\r` spinner line like on a TTY
+//
+// Scenarios: success; quota (zero-quota provisioning failure, exit 1);
+// no_credentials (every cloud disabled, launch raises NoCloudAccessError);
+// crash (Python traceback, exit 1, cluster stuck in INIT); hang (blocks
+// after "Launching on", dies on SIGTERM); hang_ignore_term (also ignores
+// SIGTERM/SIGINT); slow (all delays x10); stop_unsupported (stop is
+// skipped like on Kubernetes); down_fails (termination fails, exit 0);
+// job_fails (the job fails, exit 100 from v0.9).
 package main
 
 import (
@@ -147,21 +155,19 @@ func run(cfg *config, args []string) int {
 		return 0
 	}
 	s := &session{cfg: cfg, argv: args}
-	switch cmd {
-	case "status":
-		return s.status(inv)
-	case "check":
-		return s.check(inv)
-	case "launch":
-		return s.launch(inv)
-	case "start":
-		return s.start(inv)
-	case "stop":
-		return s.stop(inv)
-	case "down":
-		return s.down(inv)
-	}
-	return usageError(topUsage, "sky", fmt.Sprintf("No such command %s.", pyRepr(cmd)))
+	return s.handler(cmd)(inv)
+}
+
+// handler returns the implementation of a command listed in commandSpecs.
+func (s *session) handler(cmd string) func(*invocation) int {
+	return map[string]func(*invocation) int{
+		"status": s.status,
+		"check":  s.check,
+		"launch": s.launch,
+		"start":  s.start,
+		"stop":   s.stop,
+		"down":   s.down,
+	}[cmd]
 }
 
 // session carries the per-invocation context shared by the commands.

@@ -254,36 +254,36 @@ func (s *session) statusTable(clusters []*cluster, now time.Time) string {
 // `handle` and `credentials`, fields in model order. Fields the server
 // omits from summary responses (the default without -v) are null.
 type statusRecord struct {
-	Name             string            `json:"name"`
-	LaunchedAt       int64             `json:"launched_at"`
-	LastUse          *string           `json:"last_use"`
-	Status           string            `json:"status"`
-	Autostop         int               `json:"autostop"`
-	ToDown           bool              `json:"to_down"`
-	Owner            []string          `json:"owner"`
-	Metadata         map[string]any    `json:"metadata"`
-	ClusterHash      string            `json:"cluster_hash"`
-	ClusterEverUp    bool              `json:"cluster_ever_up"`
-	StatusUpdatedAt  *int64            `json:"status_updated_at"`
-	UserHash         string            `json:"user_hash"`
-	UserName         string            `json:"user_name"`
-	ConfigHash       *string           `json:"config_hash"`
-	Workspace        string            `json:"workspace"`
-	LastCreationYAML *string           `json:"last_creation_yaml"`
-	LastCreationCmd  *string           `json:"last_creation_command"`
-	IsManaged        bool              `json:"is_managed"`
-	LastEvent        *string           `json:"last_event"`
-	ResourcesStr     string            `json:"resources_str"`
-	ResourcesStrFull string            `json:"resources_str_full"`
-	Nodes            int               `json:"nodes"`
-	Cloud            string            `json:"cloud"`
-	Region           string            `json:"region"`
-	CPUs             string            `json:"cpus"`
-	Memory           string            `json:"memory"`
-	Accelerators     *string           `json:"accelerators"`
-	Labels           map[string]string `json:"labels"`
-	ClusterNameOnCld *string           `json:"cluster_name_on_cloud"`
-	NodeNames        *string           `json:"node_names"`
+	Name               string            `json:"name"`
+	LaunchedAt         int64             `json:"launched_at"`
+	LastUse            *string           `json:"last_use"`
+	Status             string            `json:"status"`
+	Autostop           int               `json:"autostop"`
+	ToDown             bool              `json:"to_down"`
+	Owner              []string          `json:"owner"`
+	Metadata           map[string]any    `json:"metadata"`
+	ClusterHash        string            `json:"cluster_hash"`
+	ClusterEverUp      bool              `json:"cluster_ever_up"`
+	StatusUpdatedAt    *int64            `json:"status_updated_at"`
+	UserHash           string            `json:"user_hash"`
+	UserName           string            `json:"user_name"`
+	ConfigHash         *string           `json:"config_hash"`
+	Workspace          string            `json:"workspace"`
+	LastCreationYAML   *string           `json:"last_creation_yaml"`
+	LastCreationCmd    *string           `json:"last_creation_command"`
+	IsManaged          bool              `json:"is_managed"`
+	LastEvent          *string           `json:"last_event"`
+	ResourcesStr       string            `json:"resources_str"`
+	ResourcesStrFull   string            `json:"resources_str_full"`
+	Nodes              int               `json:"nodes"`
+	Cloud              string            `json:"cloud"`
+	Region             string            `json:"region"`
+	CPUs               string            `json:"cpus"`
+	Memory             string            `json:"memory"`
+	Accelerators       *string           `json:"accelerators"`
+	Labels             map[string]string `json:"labels"`
+	ClusterNameOnCloud *string           `json:"cluster_name_on_cloud"`
+	NodeNames          *string           `json:"node_names"`
 }
 
 func newStatusRecord(c *cluster) statusRecord {

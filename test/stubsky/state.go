@@ -29,6 +29,7 @@ const (
 	outcomeUp      = "up"      // provisioning succeeds
 	outcomeRemoved = "removed" // provisioning fails; nothing was created
 	outcomeStuck   = "stuck"   // abnormal: the cluster stays INIT
+	outcomeStopped = "stopped" // a failed restart leaves the cluster STOPPED
 )
 
 // cluster is one row of the real CLI's clusters table.
@@ -63,6 +64,8 @@ func (c *cluster) converge(now time.Time) (exists bool) {
 	case outcomeUp:
 		c.Status = statusUp
 		c.EverUp = true
+	case outcomeStopped:
+		c.Status = statusStopped
 	}
 	return true
 }
@@ -222,6 +225,13 @@ func fakeIP(name, cloud string) string {
 	default:
 		return fmt.Sprintf("3.91.%d.%d", a, b)
 	}
+}
+
+// fakePID is a stable process id for the job's "(task, pid=N)" prefix.
+func fakePID(name string) int {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return 1000 + int(h.Sum32()%30000)
 }
 
 // newUUID returns a random RFC 4122 version 4 UUID string.
