@@ -131,4 +131,3 @@ func writeEnvelope(w http.ResponseWriter, r *http.Request, e *ErrorEnvelope) {
 	w.WriteHeader(e.GetStatus())
 	_, _ = w.Write(append(body, '\n'))
 }
-

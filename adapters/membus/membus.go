@@ -83,7 +83,11 @@ func (b *Bus) Publish(events ...core.Event) {
 		// Backwards, so that dropping subscriber i moves into its place one that has
 		// already been served this event.
 		for i := len(b.chans) - 1; i >= 0; i-- {
-			b.chans[i] <- e
+			select {
+			case b.chans[i] <- e:
+			default:
+				b.remove(b.subs[i])
+			}
 		}
 	}
 }

@@ -29,7 +29,12 @@ const busTimeout = 10 * time.Second
 func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) ports.EventBus) {
 	subscribe := func(t *testing.T, bus ports.EventBus, after uint64) ([]core.Event, ports.Subscription) {
 		replay, sub := bus.Subscribe(after)
-		t.Cleanup(sub.Close)
+		t.Cleanup(func() {
+			// A failed test may have left a Publish blocked, which Close would wait on.
+			if !t.Failed() {
+				sub.Close()
+			}
+		})
 		return replay, sub
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -246,6 +247,9 @@ func Store(t *testing.T, open func(t *testing.T) ports.Store) {
 			wg.Go(func() {
 				for range updatesEach {
 					_, _, err := s.Update(ctx, func(c core.Cluster) (core.Cluster, []core.Event, error) {
+						// Yielding between the read and the write lets a store that does
+						// not serialize fn lose increments.
+						runtime.Gosched()
 						c.OperationID++
 						return c, []core.Event{core.StatusEvent(baseTime, c.OperationID, core.StatusRunning, "counted")}, nil
 					})

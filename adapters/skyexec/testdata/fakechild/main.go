@@ -16,7 +16,8 @@
 //	spam:out:N      write N bytes of numbered 100-byte lines to stdout (spam:err:N: stderr)
 //	longline:N      write one line of N bytes to stdout
 //	grandchild      start a process that ignores SIGTERM, says "grandchild ready", holds
-//	                stdout and stderr and never exits; print "grandchild N" on stdout
+//	                stdout and stderr and never exits; then print "grandchild N" on stdout
+//	closeready      (the grandchild's step) tell the parent that it is ready
 //
 // Called any other way (as sky would be), it prints its arguments as a JSON array on
 // stdout and exits 0, or hangs when FAKECHILD_HANG is set.
@@ -86,7 +87,11 @@ func run(step string) error {
 		}
 		os.Exit(code)
 	case "killself":
-		return syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+			return err
+		}
+		// The signal arrives asynchronously: the process must not exit 0 before.
+		hang()
 	case "ignoreterm":
 		signal.Ignore(syscall.SIGTERM)
 	case "hang":
@@ -110,6 +115,9 @@ func run(step string) error {
 		return w.Flush()
 	case "grandchild":
 		return startGrandchild()
+	case "closeready":
+		// File descriptor 3 is the grandchild's end of its readiness pipe.
+		return os.NewFile(3, "ready").Close()
 	default:
 		return fmt.Errorf("unknown step")
 	}
@@ -135,15 +143,27 @@ func spam(arg string) error {
 	return w.Flush()
 }
 
+// startGrandchild returns once the grandchild has written "grandchild ready": it never
+// writes again, so it cannot die of SIGPIPE when the pipes are closed.
 func startGrandchild() error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "script", "ignoreterm", "out:grandchild ready\n", "hang")
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, "script", "ignoreterm", "out:grandchild ready\n", "closeready", "hang")
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
+	cmd.ExtraFiles = []*os.File{readyW}
 	if err := cmd.Start(); err != nil {
+		return err
+	}
+	readyW.Close()
+	// EOF comes when the grandchild closes its end.
+	if _, err := io.Copy(io.Discard, ready); err != nil {
 		return err
 	}
 	fmt.Printf("grandchild %d\n", cmd.Process.Pid)

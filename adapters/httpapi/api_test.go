@@ -1,0 +1,463 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/skygate/skygate/adapters/clock"
+	"github.com/skygate/skygate/adapters/fakerunner"
+	"github.com/skygate/skygate/adapters/httpapi"
+	"github.com/skygate/skygate/adapters/membus"
+	"github.com/skygate/skygate/adapters/memstore"
+	"github.com/skygate/skygate/app"
+)
+
+type envelope struct {
+	Status string              `json:"status"`
+	Result json.RawMessage     `json:"result"`
+	Errors map[string][]string `json:"errors"`
+	Meta   struct {
+		Path       string   `json:"path"`
+		Timestamp  string   `json:"timestamp"`
+		DurationMS *float64 `json:"duration_ms"`
+	} `json:"meta"`
+}
+
+type server struct {
+	t   *testing.T
+	url string
+	sky *fakerunner.Runner
+}
+
+func newServer(t *testing.T, opts httpapi.Options) *server {
+	t.Helper()
+	sky := fakerunner.New()
+	svc := app.New(app.Config{ClusterName: "skygate", RefreshInterval: time.Hour}, sky, memstore.New(memstore.Options{}),
+		membus.New(membus.Options{}), clock.System{}, app.DirTaskFiles(t.TempDir()), zerolog.Nop())
+	opts.Logger = zerolog.Nop()
+	ts := httptest.NewServer(httpapi.New(svc, opts))
+	t.Cleanup(func() {
+		ts.CloseClientConnections()
+		ts.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		svc.Shutdown(ctx)
+	})
+	return &server{t: t, url: ts.URL, sky: sky}
+}
+
+// do sends a request and decodes the envelope, checking its shape on every answer.
+func (s *server) do(method, path, body string, header ...string) (int, envelope) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		s.t.Fatalf("%s %s: answer is not an envelope: %v\n%s", method, path, err, raw)
+	}
+	checkEnvelope(s.t, resp.StatusCode, strings.SplitN(path, "?", 2)[0], env, raw)
+	return resp.StatusCode, env
+}
+
+func checkEnvelope(t *testing.T, code int, path string, env envelope, raw []byte) {
+	t.Helper()
+	if _, err := time.Parse(time.RFC3339, env.Meta.Timestamp); err != nil || env.Meta.Path != path || env.Meta.DurationMS == nil {
+		t.Fatalf("bad meta for %s: %s", path, raw)
+	}
+	if code < 400 {
+		if env.Status != "success" || env.Errors != nil || string(env.Result) == "null" {
+			t.Fatalf("bad success envelope: %s", raw)
+		}
+		return
+	}
+	if env.Status != "error" || string(env.Result) != "null" || len(env.Errors) == 0 {
+		t.Fatalf("bad error envelope (%d): %s", code, raw)
+	}
+	for k, msgs := range env.Errors {
+		if k == "" || len(msgs) == 0 || msgs[0] == "" {
+			t.Fatalf("empty error entry in %s", raw)
+		}
+	}
+}
+
+func (s *server) result(env envelope, v any) {
+	s.t.Helper()
+	if err := json.Unmarshal(env.Result, v); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+type statusBody struct {
+	Status     string  `json:"status"`
+	Name       *string `json:"name"`
+	Cloud      *string `json:"cloud"`
+	Region     *string `json:"region"`
+	IP         *string `json:"ip"`
+	LaunchedAt *int64  `json:"launched_at"`
+	Error      *string `json:"error"`
+}
+
+func (s *server) status() statusBody {
+	s.t.Helper()
+	code, env := s.do("GET", "/cluster/status", "")
+	if code != 200 {
+		s.t.Fatalf("status answered %d", code)
+	}
+	var st statusBody
+	s.result(env, &st)
+	return st
+}
+
+func (s *server) waitStatus(want string) statusBody {
+	s.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := s.status()
+		if st.Status == want {
+			return st
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("status stayed %s, want %s", st.Status, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestLifecycleRoutes(t *testing.T) {
+	s := newServer(t, httpapi.Options{})
+	st := s.status()
+	if st.Status != "no_server" || st.Name != nil || st.Cloud != nil || st.IP != nil || st.LaunchedAt != nil || st.Error != nil {
+		t.Fatalf("initial status = %+v", st)
+	}
+	for _, path := range []string{"/cluster/stop", "/cluster/start", "/cluster/destroy"} {
+		if code, env := s.do("POST", path, ""); code != 404 || env.Errors["cluster"] == nil {
+			t.Fatalf("%s with no cluster: %d %v", path, code, env.Errors)
+		}
+	}
+	code, env := s.do("POST", "/cluster/launch", `{"cloud":"aws","region":"us-east-1","instance_type":"m5.xlarge"}`)
+	var acc struct {
+		Message     string `json:"message"`
+		ClusterName string `json:"cluster_name"`
+	}
+	s.result(env, &acc)
+	if code != 202 || acc.ClusterName != "skygate" || acc.Message == "" {
+		t.Fatalf("launch: %d %+v", code, acc)
+	}
+	st = s.waitStatus("running")
+	if *st.Name != "skygate" || *st.Cloud != "aws" || *st.Region != "us-east-1" || *st.IP != "3.91.7.12" || st.LaunchedAt == nil || st.Error != nil {
+		t.Fatalf("running status = %+v", st)
+	}
+	if code, env := s.do("POST", "/cluster/launch", ""); code != 409 || !strings.Contains(env.Errors["cluster"][0], "running") {
+		t.Fatalf("second launch: %d %v", code, env.Errors)
+	}
+	if code, _ := s.do("POST", "/cluster/start", ""); code != 409 {
+		t.Fatalf("start while running: %d", code)
+	}
+	if code, _ := s.do("POST", "/cluster/stop", ""); code != 202 {
+		t.Fatalf("stop: %d", code)
+	}
+	if st := s.waitStatus("stopped"); st.IP != nil {
+		t.Fatalf("stopped status keeps ip: %+v", st)
+	}
+	if code, _ := s.do("POST", "/cluster/start", ""); code != 202 {
+		t.Fatalf("start: %d", code)
+	}
+	s.waitStatus("running")
+	s.sky.Hold("down")
+	if code, _ := s.do("POST", "/cluster/destroy", ""); code != 202 {
+		t.Fatalf("destroy: %d", code)
+	}
+	if code, env := s.do("POST", "/cluster/destroy", ""); code != 409 || !strings.Contains(env.Errors["cluster"][0], "destroy") {
+		t.Fatalf("destroy while destroying: %d %v", code, env.Errors)
+	}
+	s.sky.Release("down")
+	if st := s.waitStatus("no_server"); st.Name != nil || st.Cloud != nil || st.Region != nil || st.IP != nil {
+		t.Fatalf("destroyed status = %+v", st)
+	}
+}
+
+func TestFailedDependency(t *testing.T) {
+	s := newServer(t, httpapi.Options{})
+	s.sky.Installed = false
+	code, env := s.do("POST", "/cluster/launch", "")
+	if code != 424 || env.Errors["sky"] == nil {
+		t.Fatalf("sky missing: %d %v", code, env.Errors)
+	}
+	code, env = s.do("GET", "/cluster/check?refresh=true", "")
+	var check struct {
+		SkyInstalled   bool              `json:"sky_installed"`
+		SkyVersion     *string           `json:"sky_version"`
+		EnabledClouds  []string          `json:"enabled_clouds"`
+		DisabledClouds map[string]string `json:"disabled_clouds"`
+	}
+	s.result(env, &check)
+	if code != 200 || check.SkyInstalled || check.SkyVersion != nil || check.EnabledClouds == nil || check.DisabledClouds == nil {
+		t.Fatalf("check with sky missing: %d %s", code, env.Result)
+	}
+
+	s.sky.Installed = true
+	s.sky.CheckOutput = fakerunner.NoCloudCheck
+	s.do("GET", "/cluster/check?refresh=true", "")
+	if code, env := s.do("POST", "/cluster/launch", ""); code != 424 || env.Errors["credentials"] == nil {
+		t.Fatalf("no cloud: %d %v", code, env.Errors)
+	}
+	s.sky.CheckOutput = fakerunner.EnabledCheck
+	code, env = s.do("GET", "/cluster/check?refresh=true", "")
+	s.result(env, &check)
+	if code != 200 || !check.SkyInstalled || *check.SkyVersion != "0.10.3" || strings.Join(check.EnabledClouds, ",") != "aws,gcp" || check.DisabledClouds["azure"] == "" {
+		t.Fatalf("check: %d %s", code, env.Result)
+	}
+	if code, env := s.do("POST", "/cluster/launch", `{"cloud":"azure"}`); code != 424 || env.Errors["credentials"] == nil {
+		t.Fatalf("cloud not enabled: %d %v", code, env.Errors)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	s := newServer(t, httpapi.Options{})
+	cases := []struct {
+		method, path, body, contentType string
+		code                            int
+		key                             string
+	}{
+		{"POST", "/cluster/launch", `{"cloud":"mars"}`, "application/json", 422, "body.cloud"},
+		{"POST", "/cluster/launch", `{"region":"us east"}`, "application/json", 422, "body.region"},
+		{"POST", "/cluster/launch", `{"instance_type":"a;b"}`, "application/json", 422, "body.instance_type"},
+		{"POST", "/cluster/launch", `{"cloud":5}`, "application/json", 422, "body.cloud"},
+		{"POST", "/cluster/launch", `{"foo":1}`, "application/json", 422, "body.foo"},
+		{"POST", "/cluster/launch", `{bad`, "application/json", 400, "body"},
+		{"POST", "/cluster/launch", `[1]`, "application/json", 422, "body"},
+		{"POST", "/cluster/launch", `x`, "text/plain", 415, "body"},
+		{"POST", "/cluster/launch", `{"cloud":"` + strings.Repeat("a", 70000) + `"}`, "application/json", 413, "body"},
+		{"GET", "/cluster/status?refresh=maybe", "", "", 422, "query.refresh"},
+		{"GET", "/cluster/nothing", "", "", 404, "route"},
+		{"DELETE", "/cluster/status", "", "", 405, "method"},
+		{"GET", "/cluster/launch", "", "", 405, "method"},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(tc.method, s.url+tc.path, strings.NewReader(tc.body))
+		if tc.contentType != "" {
+			req.Header.Set("Content-Type", tc.contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var env envelope
+		if err := json.Unmarshal(raw, &env); err != nil {
+			t.Fatalf("%s %s: not JSON: %s", tc.method, tc.path, raw)
+		}
+		checkEnvelope(t, resp.StatusCode, strings.SplitN(tc.path, "?", 2)[0], env, raw)
+		if resp.StatusCode != tc.code || env.Errors[tc.key] == nil {
+			t.Errorf("%s %s %.40q: %d %s, want %d on %s", tc.method, tc.path, tc.body, resp.StatusCode, raw, tc.code, tc.key)
+		}
+	}
+	if st := s.status(); st.Status != "no_server" || s.sky.Count("launch") != 0 {
+		t.Fatalf("bad input changed something: %+v", st)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	s := newServer(t, httpapi.Options{Token: "s3cret"})
+	cases := []struct {
+		path   string
+		header []string
+		code   int
+	}{
+		{"/cluster/status", nil, 401},
+		{"/cluster/status", []string{"Authorization", "Bearer wrong"}, 401},
+		{"/cluster/status", []string{"Authorization", "Basic s3cret"}, 401},
+		{"/cluster/status", []string{"Authorization", "Bearer s3cret"}, 200},
+		{"/cluster/status?access_token=s3cret", nil, 401}, // only the event stream takes the query token
+		{"/healthz", nil, 200},
+	}
+	for _, tc := range cases {
+		code, env := s.do("GET", tc.path, "", tc.header...)
+		if code != tc.code || (code == 401 && env.Errors["auth"] == nil) {
+			t.Errorf("%s %v: %d %v, want %d", tc.path, tc.header, code, env.Errors, tc.code)
+		}
+	}
+	for _, path := range []string{"/openapi.json", "/openapi.yaml", "/docs"} {
+		resp, err := http.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	resp, err := http.Get(s.url + "/cluster/events?access_token=s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("events with access_token: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp, _ = http.Get(s.url + "/cluster/events?access_token=nope")
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("events with a wrong access_token: %d", resp.StatusCode)
+	}
+}
+
+type sseEvent struct {
+	id    uint64
+	event string
+	data  map[string]any
+}
+
+// readEvents reads SSE frames until stop says so or the deadline passes.
+func readEvents(t *testing.T, body io.Reader, stop func(sseEvent) bool) (events []sseEvent, comments int) {
+	t.Helper()
+	sc := bufio.NewScanner(body)
+	var cur sseEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, ":"):
+			comments++
+		case strings.HasPrefix(line, "id: "):
+			cur.id, _ = strconv.ParseUint(strings.TrimPrefix(line, "id: "), 10, 64)
+		case strings.HasPrefix(line, "event: "):
+			cur.event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &cur.data); err != nil {
+				t.Fatalf("bad data line %q", line)
+			}
+		case line == "":
+			if cur.event == "" {
+				continue
+			}
+			events = append(events, cur)
+			if stop(cur) {
+				return events, comments
+			}
+			cur = sseEvent{}
+		}
+	}
+	return events, comments
+}
+
+func openStream(t *testing.T, url string, header ...string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func TestEventStream(t *testing.T) {
+	s := newServer(t, httpapi.Options{KeepAlive: 20 * time.Millisecond})
+	// Headers arrive before any event.
+	resp := openStream(t, s.url+"/cluster/events")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	s.sky.Hold("launch")
+	if code, _ := s.do("POST", "/cluster/launch", ""); code != 202 {
+		t.Fatal(code)
+	}
+	time.Sleep(60 * time.Millisecond) // let a keep-alive comment pass while sky is held
+	s.sky.Release("launch")
+	events, comments := readEvents(t, resp.Body, func(e sseEvent) bool { return e.event == "complete" })
+	if comments == 0 {
+		t.Error("no keep-alive comment")
+	}
+	var names []string
+	for i, e := range events {
+		names = append(names, e.event)
+		if e.id != uint64(i+1) || e.data["type"] != e.event || e.data["message"] == "" {
+			t.Fatalf("event %d = %+v", i, e)
+		}
+		if _, err := time.Parse(time.RFC3339, e.data["timestamp"].(string)); err != nil {
+			t.Fatalf("timestamp %v", e.data["timestamp"])
+		}
+	}
+	got := strings.Join(names, ",")
+	if got != "status,progress,progress,progress,progress,status,complete" || events[0].data["status"] != "provisioning" || events[5].data["status"] != "running" {
+		t.Fatalf("events = %s %+v", got, events)
+	}
+	// Resume after id 3: the rest, and nothing before.
+	resumed := openStream(t, s.url+"/cluster/events", "Last-Event-ID", "3")
+	again, _ := readEvents(t, resumed.Body, func(e sseEvent) bool { return e.event == "complete" })
+	if len(again) != len(events)-3 || again[0].id != 4 {
+		t.Fatalf("resume = %+v", again)
+	}
+	// A new connection at rest gets no old events: the next one it sees is new.
+	fresh := openStream(t, s.url+"/cluster/events")
+	s.do("POST", "/cluster/stop", "")
+	next, _ := readEvents(t, fresh.Body, func(sseEvent) bool { return true })
+	if next[0].id != uint64(len(events)+1) || next[0].data["status"] != "stopping" {
+		t.Fatalf("fresh connection got %+v", next)
+	}
+}
+
+func TestOpenAPIDocumentsEnvelopes(t *testing.T) {
+	doc := httpapi.OpenAPI("test")
+	checked := 0
+	for path, item := range doc.Paths {
+		for method, op := range map[string]*huma.Operation{"GET": item.Get, "POST": item.Post} {
+			if op == nil {
+				continue
+			}
+			for code, r := range op.Responses {
+				checked++
+				if code == "200" && path == "/cluster/events" {
+					if r.Content["text/event-stream"] == nil {
+						t.Errorf("%s %s: no event-stream schema", method, path)
+					}
+					continue
+				}
+				mt := r.Content["application/json"]
+				if mt == nil || mt.Schema == nil || !strings.Contains(mt.Schema.Ref, "nvelope") {
+					t.Errorf("%s %s %s: not an envelope: %+v", method, path, code, mt)
+				}
+			}
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("only %d responses documented", checked)
+	}
+	raw, _ := json.Marshal(doc)
+	for _, want := range []string{`"no_server"`, `"destroying"`, `"progress"`, `"bearer"`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("OpenAPI document lacks %s", want)
+		}
+	}
+	if strings.Contains(string(raw), `"$schema"`) {
+		t.Error("OpenAPI document still has $schema links")
+	}
+}
