@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,7 +42,6 @@ type service struct {
 type serviceOptions struct {
 	env    map[string]string // added to (and overriding) the defaults
 	volume string            // named Docker volume for /data; empty: the container's own layer
-	keep   bool              // leave the container to the caller's own cleanup, e.g. to kill it
 }
 
 // startService runs a fresh skygate container and waits for /healthz. The container is
@@ -241,6 +239,9 @@ type request struct {
 
 var apiClient = &http.Client{Timeout: 30 * time.Second}
 
+// eventClient bounds only the wait for response headers: an event stream has no end.
+var eventClient = &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 30 * time.Second}}
+
 // call sends req and decodes the envelope, whatever the status code.
 func call[T any](t *testing.T, s *service, req request) (int, envelope[T]) {
 	t.Helper()
@@ -396,15 +397,7 @@ func (s *service) openEvents(t *testing.T, query string, header map[string]strin
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	connectCtx, connected := context.WithTimeout(ctx, 30*time.Second)
-	defer connected()
-	stop := context.AfterFunc(connectCtx, func() {
-		if connectCtx.Err() == context.DeadlineExceeded {
-			cancel()
-		}
-	})
-	resp, err := http.DefaultClient.Do(req)
-	stop()
+	resp, err := eventClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET /cluster/events: %v", err)
 	}
@@ -530,14 +523,4 @@ func checkIDsIncrease(t *testing.T, after int64, events []serverEvent) {
 		}
 		last = e.ID
 	}
-}
-
-// jsonBody encodes v for a request body.
-func jsonBody(t *testing.T, v any) string {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
-		t.Fatal(err)
-	}
-	return buf.String()
 }
