@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // statusTable500 builds `sky status` output of the v0.10 form with 500 clusters, padded
@@ -63,6 +64,30 @@ func BenchmarkExtractError(b *testing.B) {
 	for b.Loop() {
 		if msg := ExtractError(stderr, stdout); msg == noErrorMessage {
 			b.Fatal(msg)
+		}
+	}
+}
+
+func BenchmarkGenerateYAML(b *testing.B) {
+	cfg := SkyPilotConfig{
+		Name: "skygate", Cloud: "aws", Region: "us-east-1", InstanceType: "m5.xlarge", DiskSize: 256,
+		Ports: []string{"8080"}, AutostopMinutes: 30, Envs: map[string]string{"MODEL": "llama", "STAGE": "dev"},
+		Setup: "pip install -r requirements.txt", Run: "python serve.py --port 8080",
+	}
+	v := Version{Major: 0, Minor: 10, Patch: 3, Raw: "0.10.3"}
+	for b.Loop() {
+		if _, err := GenerateYAML(cfg, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	rec := Cluster{Name: "skygate", Status: StatusRunning, OperationID: 3}
+	now := time.Date(2026, 2, 14, 12, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		if _, err := Decide(rec, Request{Action: ActionStop}, now); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

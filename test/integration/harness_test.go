@@ -30,6 +30,8 @@ const (
 	// settleTimeout bounds every wait for the service to reach a state; generous,
 	// because two cores may be busy with other containers.
 	settleTimeout = 45 * time.Second
+	// skyLogPath is where the stub logs each argv; the image ships it empty.
+	skyLogPath = "/data/sky.log"
 )
 
 // service is one running skygate container and the address of its API.
@@ -50,7 +52,7 @@ func startService(t *testing.T, opts serviceOptions) *service {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	env := map[string]string{"SKYSTUB_DELAY_MS": stubDelayMS, "SKYSTUB_LOG": "/data/sky.log"}
+	env := map[string]string{"SKYSTUB_DELAY_MS": stubDelayMS, "SKYSTUB_LOG": skyLogPath}
 	for k, v := range opts.env {
 		env[k] = v
 	}
@@ -153,7 +155,7 @@ func (s *service) skyInvocations(t *testing.T) [][]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r, err := s.container.CopyFileFromContainer(ctx, "/data/sky.log")
+	r, err := s.container.CopyFileFromContainer(ctx, skyLogPath)
 	if err != nil {
 		t.Fatalf("reading the sky log: %v", err)
 	}
@@ -171,6 +173,18 @@ func (s *service) skyInvocations(t *testing.T) [][]string {
 		t.Fatalf("reading the sky log: %v", err)
 	}
 	return argvs
+}
+
+// skyCommands lists the sky subcommands run so far (launch, status, down, ...), in order.
+func (s *service) skyCommands(t *testing.T) []string {
+	t.Helper()
+	var cmds []string
+	for _, argv := range s.skyInvocations(t) {
+		if len(argv) > 1 {
+			cmds = append(cmds, argv[1])
+		}
+	}
+	return cmds
 }
 
 // processes lists the command lines running in the container (docker top: no shell needed).
@@ -207,6 +221,17 @@ type envelope[T any] struct {
 	} `json:"meta"`
 }
 
+// String shows the envelope as the JSON it came from, for failure messages.
+func (e envelope[T]) String() string { return asJSON(e) }
+
+func asJSON(v any) string {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err.Error()
+	}
+	return string(raw)
+}
+
 type acceptedResult struct {
 	Message     string `json:"message"`
 	ClusterName string `json:"cluster_name"`
@@ -222,12 +247,19 @@ type clusterStatus struct {
 	Error      *string  `json:"error"`
 }
 
+func (c clusterStatus) String() string {
+	return fmt.Sprintf("{status:%q name:%s cloud:%s region:%s ip:%s launched_at:%s error:%s}", c.Status,
+		orNull(c.Name), orNull(c.Cloud), orNull(c.Region), orNull(c.IP), orNull(c.LaunchedAt), orNull(c.Error))
+}
+
 type checkResult struct {
 	SkyInstalled   bool              `json:"sky_installed"`
 	SkyVersion     *string           `json:"sky_version"`
 	EnabledClouds  []string          `json:"enabled_clouds"`
 	DisabledClouds map[string]string `json:"disabled_clouds"`
 }
+
+func (c checkResult) String() string { return asJSON(c) }
 
 // request is one HTTP call to the service.
 type request struct {
@@ -246,11 +278,17 @@ var eventClient = &http.Client{Transport: &http.Transport{ResponseHeaderTimeout:
 func call[T any](t *testing.T, s *service, req request) (int, envelope[T]) {
 	t.Helper()
 	code, raw := send(t, s, req)
+	return code, decodeEnvelope[T](t, req.method+" "+req.path, raw)
+}
+
+// decodeEnvelope fails the test unless raw is a ResultEnvelope JSON document.
+func decodeEnvelope[T any](t *testing.T, what string, raw []byte) envelope[T] {
+	t.Helper()
 	var env envelope[T]
-	if err := json.Unmarshal(raw, &env); err != nil {
-		t.Fatalf("%s %s: %d answer is not an envelope: %v\n%s", req.method, req.path, code, err, raw)
+	if err := json.Unmarshal(raw, &env); err != nil || (env.Status != "success" && env.Status != "error") {
+		t.Fatalf("%s: the answer is not a result envelope (%v): %s", what, err, raw)
 	}
-	return code, env
+	return env
 }
 
 // send returns the status code and the raw body of req.
@@ -293,7 +331,7 @@ func (s *service) mustPost(t *testing.T, action, body string) {
 	t.Helper()
 	code, env := s.post(t, action, body)
 	if code != http.StatusAccepted || env.Status != "success" || env.Result == nil || env.Result.ClusterName != clusterName {
-		t.Fatalf("POST /cluster/%s: want 202 success for cluster %q, got %d %+v", action, clusterName, code, env)
+		t.Fatalf("POST /cluster/%s: want 202 success for cluster %q, got %d %v", action, clusterName, code, env)
 	}
 }
 
@@ -305,7 +343,7 @@ func (s *service) status(t *testing.T, refresh bool) clusterStatus {
 	}
 	code, env := call[clusterStatus](t, s, request{method: http.MethodGet, path: path})
 	if code != http.StatusOK || env.Result == nil {
-		t.Fatalf("GET %s: want 200 with a result, got %d %+v", path, code, env)
+		t.Fatalf("GET %s: want 200 with a result, got %d %v", path, code, env)
 	}
 	return *env.Result
 }
@@ -314,7 +352,7 @@ func (s *service) check(t *testing.T) checkResult {
 	t.Helper()
 	code, env := call[checkResult](t, s, request{method: http.MethodGet, path: "/cluster/check"})
 	if code != http.StatusOK || env.Result == nil {
-		t.Fatalf("GET /cluster/check: want 200 with a result, got %d %+v", code, env)
+		t.Fatalf("GET /cluster/check: want 200 with a result, got %d %v", code, env)
 	}
 	return *env.Result
 }
@@ -329,7 +367,7 @@ func (s *service) waitForStatus(t *testing.T, want string) clusterStatus {
 			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("status still %q (error %v) after %v, want %q", got.Status, deref(got.Error), settleTimeout, want)
+			t.Fatalf("status still %v after %v, want %q", got, settleTimeout, want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -340,19 +378,29 @@ func (s *service) waitForStatus(t *testing.T, want string) clusterStatus {
 func expectError[T any](t *testing.T, what string, code int, env envelope[T], wantCode int, key string) {
 	t.Helper()
 	if code != wantCode {
-		t.Errorf("%s: want %d, got %d %+v", what, wantCode, code, env)
+		t.Errorf("%s: want %d, got %d %v", what, wantCode, code, env)
 		return
 	}
 	if env.Status != "error" || env.Result != nil || len(env.Errors[key]) == 0 {
-		t.Errorf("%s: want an error envelope with errors.%s and no result, got %+v", what, key, env)
+		t.Errorf("%s: want an error envelope with errors.%s and no result, got %v", what, key, env)
 	}
 }
 
-func deref[T any](p *T) any {
+// deref returns what p points to, or the zero value for null.
+func deref[T any](p *T) T {
+	var zero T
 	if p == nil {
-		return nil
+		return zero
 	}
 	return *p
+}
+
+// orNull shows an optional value the way the JSON has it.
+func orNull[T any](p *T) string {
+	if p == nil {
+		return "null"
+	}
+	return fmt.Sprintf("%q", fmt.Sprint(*p))
 }
 
 // serverEvent is one event of GET /cluster/events.

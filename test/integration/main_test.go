@@ -95,7 +95,8 @@ func buildImage(ctx context.Context, provider *testcontainers.DockerProvider, co
 		}
 	}
 	// Docker copies only files, so each directory the service writes to carries a
-	// placeholder; /tmp is there for anything that asks the OS for a temp dir.
+	// placeholder; /tmp is there for anything that asks the OS for a temp dir. The stub's
+	// argv log starts empty, so that reading it never depends on sky having run.
 	for _, dir := range []string{"data/state", "data/sky", "home", "tmp"} {
 		path := filepath.Join(contextDir, "rootfs", dir)
 		if err := os.MkdirAll(path, 0o777); err != nil {
@@ -104,6 +105,9 @@ func buildImage(ctx context.Context, provider *testcontainers.DockerProvider, co
 		if err := os.WriteFile(filepath.Join(path, ".keep"), nil, 0o644); err != nil {
 			return "", err
 		}
+	}
+	if err := os.WriteFile(filepath.Join(contextDir, "rootfs", skyLogPath), nil, 0o644); err != nil {
+		return "", err
 	}
 	if err := os.WriteFile(filepath.Join(contextDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		return "", err

@@ -27,6 +27,7 @@ const binDir = path.join(repoRoot, "bin");
 
 let passed = 0;
 let failed = 0;
+let timedOut = false;
 
 async function check(name: string, body: () => Promise<void>): Promise<void> {
   try {
@@ -34,7 +35,7 @@ async function check(name: string, body: () => Promise<void>): Promise<void> {
     passed++;
   } catch (err) {
     failed++;
-    console.error(`FAIL ${name}`);
+    if (!timedOut) console.error(`FAIL ${name}`);
     throw err;
   }
 }
@@ -263,6 +264,8 @@ async function run(): Promise<void> {
       assert.ok(error?.errors["body.foo"]?.length, JSON.stringify(error?.errors));
     });
   } catch (err) {
+    // After a timeout the failures are the service being stopped under us.
+    if (timedOut) return;
     if (failed === 0) failed++;
     console.error(err);
     if (service) console.error(`skygate stderr (last lines):\n${service.stderr.join("").split("\n").slice(-20).join("\n")}`);
@@ -270,6 +273,7 @@ async function run(): Promise<void> {
 }
 
 const timeout = setTimeout(() => {
+  timedOut = true;
   console.error(`smoke: timed out after ${RUN_TIMEOUT_MS / 1000} s`);
   console.log(`smoke: ${passed} passed, ${failed + 1} failed`);
   void cleanUp().finally(() => process.exit(1));
