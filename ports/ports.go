@@ -74,17 +74,21 @@ type Store interface {
 	// Load returns the saved record, or core.NoCluster() when nothing was ever saved.
 	Load(ctx context.Context) (core.Cluster, error)
 	// Update calls fn with the current record under the store's lock. When fn returns no
-	// error, the store numbers fn's events (each ID one more than the last ever issued),
+	// error, the store numbers fn's events (each ID one more than the last ever issued; the
+	// first is 1),
 	// saves the record and the events durably, and returns both; the saved state is never
 	// partly written. When fn fails, nothing changes and its error is returned.
 	Update(ctx context.Context, fn func(core.Cluster) (core.Cluster, []core.Event, error)) (core.Cluster, []core.Event, error)
 	// Append numbers and saves events that change no record (progress lines). They survive
-	// a crash of the process; they need not be flushed to the disk one by one.
+	// a crash of the process; they need not be flushed to the disk one by one, so after a
+	// crash of the machine their IDs may be issued again.
 	Append(ctx context.Context, events ...core.Event) ([]core.Event, error)
 	// Events returns the kept events with an ID greater than after, oldest first. The store
-	// keeps a bounded history (the most recent events).
+	// keeps a bounded history (the most recent events); an after older than that history
+	// gets the whole history.
 	Events(ctx context.Context, after uint64) ([]core.Event, error)
-	// Close releases the store (and its lock on the state directory).
+	// Close releases the store (and its lock on the state directory). Later calls of any
+	// method fail; a second Close returns nil.
 	Close() error
 }
 
@@ -97,7 +101,7 @@ type EventBus interface {
 	Publish(events ...core.Event)
 	// Subscribe returns the kept events with an ID greater than after, and a subscription
 	// that receives every event published afterwards, with no gap and no duplicate
-	// between the two.
+	// between the two. Live events are not filtered by after.
 	Subscribe(after uint64) (replay []core.Event, sub Subscription)
 }
 
@@ -113,6 +117,6 @@ type Subscription interface {
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
-	// After returns a channel that receives the time once d has passed.
+	// After returns a channel that receives the time once d has passed (at once for d <= 0).
 	After(d time.Duration) <-chan time.Time
 }

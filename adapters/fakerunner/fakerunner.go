@@ -6,7 +6,6 @@ package fakerunner
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -129,12 +128,15 @@ func (r *Runner) Release(command string) {
 	}
 }
 
-func (r *Runner) begin(call string) (gate chan struct{}, err error) {
+func (r *Runner) begin(ctx context.Context, call string) (gate chan struct{}, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, call)
 	if !r.Installed {
 		return nil, ports.ErrSkyNotFound
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	command, _, _ := strings.Cut(call, " ")
 	return r.gates[command], nil
@@ -163,7 +165,7 @@ func say(onLine ports.LineFunc, lines ...string) {
 
 // Launch models `sky launch`: INIT, then UP.
 func (r *Runner) Launch(ctx context.Context, spec ports.LaunchSpec, onLine ports.LineFunc) (ports.RunResult, error) {
-	gate, err := r.begin("launch " + spec.ClusterName)
+	gate, err := r.begin(ctx, "launch " + spec.ClusterName)
 	if err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
@@ -183,7 +185,7 @@ func (r *Runner) Launch(ctx context.Context, spec ports.LaunchSpec, onLine ports
 }
 
 func (r *Runner) named(ctx context.Context, command, name string, hook NamedFunc, onLine ports.LineFunc, model func(c Cluster, ok bool) (string, Cluster)) (ports.RunResult, error) {
-	gate, err := r.begin(command + " " + name)
+	gate, err := r.begin(ctx, command + " " + name)
 	if err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
@@ -234,7 +236,7 @@ func (r *Runner) Status(ctx context.Context, name string, opts ports.StatusOptio
 	if opts.Refresh {
 		call += "--refresh "
 	}
-	gate, err := r.begin(call + name)
+	gate, err := r.begin(ctx, call + name)
 	if err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
@@ -276,7 +278,7 @@ func (r *Runner) statusTable(name string) string {
 
 // IP models `sky status --ip NAME`.
 func (r *Runner) IP(ctx context.Context, name string) (ports.RunResult, error) {
-	if _, err := r.begin("ip " + name); err != nil {
+	if _, err := r.begin(ctx, "ip " + name); err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
 	c, ok := r.ClusterOf(name)
@@ -291,7 +293,7 @@ func (r *Runner) IP(ctx context.Context, name string) (ports.RunResult, error) {
 
 // Check prints CheckOutput.
 func (r *Runner) Check(ctx context.Context, json bool) (ports.RunResult, error) {
-	if _, err := r.begin("check"); err != nil {
+	if _, err := r.begin(ctx, "check"); err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
 	return ports.RunResult{Stdout: r.CheckOutput}, nil
@@ -299,20 +301,8 @@ func (r *Runner) Check(ctx context.Context, json bool) (ports.RunResult, error) 
 
 // Version prints VersionOutput.
 func (r *Runner) Version(ctx context.Context) (ports.RunResult, error) {
-	if _, err := r.begin("version"); err != nil {
+	if _, err := r.begin(ctx, "version"); err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
 	return ports.RunResult{Stdout: r.VersionOutput}, nil
-}
-
-// Names lists the model's clusters, sorted.
-func (r *Runner) Names() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	names := make([]string, 0, len(r.clusters))
-	for n := range r.clusters {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,6 +179,35 @@ func register(api huma.API, uc UseCases, opts Options) {
 	}, func(ctx context.Context, in *eventsInput, send sse.Sender) {
 		streamEvents(ctx, uc, in, send, opts)
 	})
+	tidySchemas(api.OpenAPI())
+}
+
+// tidySchemas makes the document as precise as the contract's TypeScript where Huma's
+// reflection cannot: an envelope's result is `T | null` (Huma cannot mark a struct
+// reference nullable), statuses are one named enum, and every stream event has an id.
+func tidySchemas(doc *huma.OpenAPI) {
+	schemas := doc.Components.Schemas.Map()
+	statuses := make([]any, 0, len(core.AllStatuses()))
+	for _, s := range core.AllStatuses() {
+		statuses = append(statuses, string(s))
+	}
+	schemas["ClusterStatus"] = &huma.Schema{Type: huma.TypeString, Enum: statuses, Description: "The cluster's lifecycle status."}
+	statusRef := &huma.Schema{Ref: "#/components/schemas/ClusterStatus"}
+	for name, s := range schemas {
+		if result := s.Properties["result"]; strings.HasPrefix(name, "Envelope") && result != nil && result.Ref != "" {
+			s.Properties["result"] = &huma.Schema{OneOf: []*huma.Schema{{Ref: result.Ref}, {Type: "null"}}}
+		}
+		if name == "StatusResult" || name == "StatusEventData" {
+			s.Properties["status"] = statusRef
+		}
+	}
+	events := doc.Paths["/cluster/events"].Get.Responses["200"].Content["text/event-stream"].Schema.Items
+	if variants, ok := events.Extensions["oneOf"].([]*huma.Schema); ok {
+		for _, v := range variants {
+			v.Required = append(v.Required, "id")
+			delete(v.Properties, "retry") // skygate never sends retry
+		}
+	}
 }
 
 type launchInput struct {
@@ -205,6 +235,8 @@ func streamEvents(ctx context.Context, uc UseCases, in *eventsInput, send sse.Se
 	rc := http.NewResponseController(w)
 	// Flush the headers now, so a browser's EventSource opens even when nothing happens.
 	if w != nil {
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Accel-Buffering", "no") // tells proxies not to buffer the stream
 		w.WriteHeader(http.StatusOK)
 		_ = rc.Flush()
 	}
@@ -220,7 +252,17 @@ func streamEvents(ctx context.Context, uc UseCases, in *eventsInput, send sse.Se
 		return
 	}
 	defer sub.Close()
+	var last uint64
+	if after != nil {
+		last = *after
+	}
+	// deliver sends each id once and in order, even when the client resumes from an id
+	// the service has not reached (events lost in a machine crash).
 	deliver := func(ev core.Event) bool {
+		if ev.ID <= last {
+			return true
+		}
+		last = ev.ID
 		return send(sse.Message{ID: int(ev.ID), Data: eventData(ev)}) == nil
 	}
 	for _, ev := range replay {

@@ -29,14 +29,12 @@ func (b *LaunchBody) request() core.LaunchRequest {
 
 // AcceptedResult answers a lifecycle request that was taken on (202).
 type AcceptedResult struct {
-	_           struct{} `nullable:"true"`
 	Message     string   `json:"message" example:"Launching cluster skygate"`
 	ClusterName string   `json:"cluster_name" example:"skygate"`
 }
 
 // StatusResult is the cluster's state.
 type StatusResult struct {
-	_          struct{} `nullable:"true"`
 	Status     string   `json:"status" enum:"no_server,provisioning,running,stopping,stopped,starting,destroying,error"`
 	Name       *string  `json:"name" doc:"Cluster name (null if no_server)."`
 	Cloud      *string  `json:"cloud" doc:"Cloud provider."`
@@ -66,7 +64,6 @@ func statusResult(c core.Cluster) StatusResult {
 
 // CheckResult is the SkyPilot installation and cloud access.
 type CheckResult struct {
-	_              struct{}          `nullable:"true"`
 	SkyInstalled   bool              `json:"sky_installed"`
 	SkyVersion     *string           `json:"sky_version" example:"0.10.3"`
 	EnabledClouds  []string          `json:"enabled_clouds" example:"[\"aws\",\"gcp\"]"`
@@ -90,7 +87,6 @@ func checkResult(info app.CheckInfo) CheckResult {
 
 // HealthResult answers GET /healthz.
 type HealthResult struct {
-	_      struct{} `nullable:"true"`
 	Status string   `json:"status" enum:"ok"`
 }
 

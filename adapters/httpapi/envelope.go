@@ -21,7 +21,7 @@ type Meta struct {
 
 // Envelope is the ResultEnvelope of a successful answer.
 type Envelope[T any] struct {
-	Status string              `json:"status" enum:"success,error" doc:"success, or error."`
+	Status string              `json:"status" enum:"success" doc:"Always success."`
 	Result *T                  `json:"result"`
 	Errors map[string][]string `json:"errors" nullable:"true" doc:"Messages by field or concern; null on success."`
 	Meta   Meta                `json:"meta"`
@@ -39,7 +39,7 @@ func (Null) Schema(huma.Registry) *huma.Schema { return &huma.Schema{Type: "null
 // ErrorEnvelope is the ResultEnvelope of every error answer; it is Huma's error type.
 type ErrorEnvelope struct {
 	status int
-	Status string              `json:"status" enum:"success,error" doc:"Always error."`
+	Status string              `json:"status" enum:"error" doc:"Always error."`
 	Result Null                `json:"result"`
 	Errors map[string][]string `json:"errors" doc:"Messages by field or concern (body.cloud, cluster, sky, credentials, auth)."`
 	Meta   Meta                `json:"meta"`

@@ -9,15 +9,12 @@ export type ErrorEnvelope = Schemas["ErrorEnvelope"];
 /** Messages keyed by field or concern: `body.cloud`, `cluster`, `sky`, `credentials`, `auth`. */
 export type EnvelopeErrors = ErrorEnvelope["errors"];
 
-// The result schemas are nullable because the envelope's `result` is; the
-// non-null forms are what a successful answer carries.
-export type StatusResult = NonNullable<Schemas["StatusResult"]>;
-export type CheckResult = NonNullable<Schemas["CheckResult"]>;
-export type AcceptedResult = NonNullable<Schemas["AcceptedResult"]>;
-export type HealthResult = NonNullable<Schemas["HealthResult"]>;
+export type StatusResult = Schemas["StatusResult"];
+export type CheckResult = Schemas["CheckResult"];
+export type AcceptedResult = Schemas["AcceptedResult"];
+export type HealthResult = Schemas["HealthResult"];
 export type LaunchBody = Schemas["LaunchBody"];
-
-export type ClusterStatus = StatusResult["status"];
+export type ClusterStatus = Schemas["ClusterStatus"];
 
 export type ProgressEventData = Schemas["ProgressEventData"];
 export type CompleteEventData = Schemas["CompleteEventData"];

@@ -161,7 +161,7 @@ export interface components {
             cluster_name: string;
             /** @example Launching cluster skygate */
             message: string;
-        } | null;
+        };
         CheckResult: {
             /** @description Cloud to the reason it is disabled. */
             disabled_clouds: {
@@ -177,7 +177,12 @@ export interface components {
             sky_installed: boolean;
             /** @example 0.10.3 */
             sky_version: string | null;
-        } | null;
+        };
+        /**
+         * @description The cluster's lifecycle status.
+         * @enum {string}
+         */
+        ClusterStatus: "no_server" | "provisioning" | "running" | "stopping" | "stopped" | "starting" | "destroying" | "error";
         CompleteEventData: {
             message: string;
             /** Format: date-time */
@@ -191,12 +196,12 @@ export interface components {
                 [key: string]: string[];
             } | null;
             meta: components["schemas"]["Meta"];
-            result: components["schemas"]["AcceptedResult"];
+            result: components["schemas"]["AcceptedResult"] | null;
             /**
-             * @description success, or error.
+             * @description Always success.
              * @enum {string}
              */
-            status: "success" | "error";
+            status: "success";
         };
         EnvelopeCheckResult: {
             /** @description Messages by field or concern; null on success. */
@@ -204,12 +209,12 @@ export interface components {
                 [key: string]: string[];
             } | null;
             meta: components["schemas"]["Meta"];
-            result: components["schemas"]["CheckResult"];
+            result: components["schemas"]["CheckResult"] | null;
             /**
-             * @description success, or error.
+             * @description Always success.
              * @enum {string}
              */
-            status: "success" | "error";
+            status: "success";
         };
         EnvelopeHealthResult: {
             /** @description Messages by field or concern; null on success. */
@@ -217,12 +222,12 @@ export interface components {
                 [key: string]: string[];
             } | null;
             meta: components["schemas"]["Meta"];
-            result: components["schemas"]["HealthResult"];
+            result: components["schemas"]["HealthResult"] | null;
             /**
-             * @description success, or error.
+             * @description Always success.
              * @enum {string}
              */
-            status: "success" | "error";
+            status: "success";
         };
         EnvelopeStatusResult: {
             /** @description Messages by field or concern; null on success. */
@@ -230,12 +235,12 @@ export interface components {
                 [key: string]: string[];
             } | null;
             meta: components["schemas"]["Meta"];
-            result: components["schemas"]["StatusResult"];
+            result: components["schemas"]["StatusResult"] | null;
             /**
-             * @description success, or error.
+             * @description Always success.
              * @enum {string}
              */
-            status: "success" | "error";
+            status: "success";
         };
         ErrorEnvelope: {
             /** @description Messages by field or concern (body.cloud, cluster, sky, credentials, auth). */
@@ -248,7 +253,7 @@ export interface components {
              * @description Always error.
              * @enum {string}
              */
-            status: "success" | "error";
+            status: "error";
         };
         ErrorEventData: {
             message: string;
@@ -260,7 +265,7 @@ export interface components {
         HealthResult: {
             /** @enum {string} */
             status: "ok";
-        } | null;
+        };
         LaunchBody: {
             /**
              * @description SkyPilot cloud name in lower case, e.g. aws, gcp (null = auto).
@@ -301,8 +306,7 @@ export interface components {
         };
         StatusEventData: {
             message: string;
-            /** @enum {string} */
-            status: "no_server" | "provisioning" | "running" | "stopping" | "stopped" | "starting" | "destroying" | "error";
+            status: components["schemas"]["ClusterStatus"];
             /** Format: date-time */
             timestamp: string;
             /** @enum {string} */
@@ -323,9 +327,8 @@ export interface components {
             /** @description Cluster name (null if no_server). */
             name: string | null;
             region: string | null;
-            /** @enum {string} */
-            status: "no_server" | "provisioning" | "running" | "stopping" | "stopped" | "starting" | "destroying" | "error";
-        } | null;
+            status: components["schemas"]["ClusterStatus"];
+        };
     };
     responses: never;
     parameters: never;
@@ -488,9 +491,7 @@ export interface operations {
                          */
                         event: "complete";
                         /** @description The event ID. */
-                        id?: number;
-                        /** @description The retry time in milliseconds. */
-                        retry?: number;
+                        id: number;
                     } | {
                         data: components["schemas"]["ErrorEventData"];
                         /**
@@ -499,9 +500,7 @@ export interface operations {
                          */
                         event: "error";
                         /** @description The event ID. */
-                        id?: number;
-                        /** @description The retry time in milliseconds. */
-                        retry?: number;
+                        id: number;
                     } | {
                         data: components["schemas"]["ProgressEventData"];
                         /**
@@ -510,9 +509,7 @@ export interface operations {
                          */
                         event: "progress";
                         /** @description The event ID. */
-                        id?: number;
-                        /** @description The retry time in milliseconds. */
-                        retry?: number;
+                        id: number;
                     } | {
                         data: components["schemas"]["StatusEventData"];
                         /**
@@ -521,9 +518,7 @@ export interface operations {
                          */
                         event: "status";
                         /** @description The event ID. */
-                        id?: number;
-                        /** @description The retry time in milliseconds. */
-                        retry?: number;
+                        id: number;
                     })[];
                 };
             };
