@@ -165,7 +165,7 @@ func say(onLine ports.LineFunc, lines ...string) {
 
 // Launch models `sky launch`: INIT, then UP.
 func (r *Runner) Launch(ctx context.Context, spec ports.LaunchSpec, onLine ports.LineFunc) (ports.RunResult, error) {
-	gate, err := r.begin(ctx, "launch " + spec.ClusterName)
+	gate, err := r.begin(ctx, "launch "+spec.ClusterName)
 	if err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
@@ -185,7 +185,7 @@ func (r *Runner) Launch(ctx context.Context, spec ports.LaunchSpec, onLine ports
 }
 
 func (r *Runner) named(ctx context.Context, command, name string, hook NamedFunc, onLine ports.LineFunc, model func(c Cluster, ok bool) (string, Cluster)) (ports.RunResult, error) {
-	gate, err := r.begin(ctx, command + " " + name)
+	gate, err := r.begin(ctx, command+" "+name)
 	if err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
@@ -236,7 +236,7 @@ func (r *Runner) Status(ctx context.Context, name string, opts ports.StatusOptio
 	if opts.Refresh {
 		call += "--refresh "
 	}
-	gate, err := r.begin(ctx, call + name)
+	gate, err := r.begin(ctx, call+name)
 	if err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
@@ -278,7 +278,7 @@ func (r *Runner) statusTable(name string) string {
 
 // IP models `sky status --ip NAME`.
 func (r *Runner) IP(ctx context.Context, name string) (ports.RunResult, error) {
-	if _, err := r.begin(ctx, "ip " + name); err != nil {
+	if _, err := r.begin(ctx, "ip "+name); err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
 	c, ok := r.ClusterOf(name)

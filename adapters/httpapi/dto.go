@@ -29,19 +29,19 @@ func (b *LaunchBody) request() core.LaunchRequest {
 
 // AcceptedResult answers a lifecycle request that was taken on (202).
 type AcceptedResult struct {
-	Message     string   `json:"message" example:"Launching cluster skygate"`
-	ClusterName string   `json:"cluster_name" example:"skygate"`
+	Message     string `json:"message" example:"Launching cluster skygate"`
+	ClusterName string `json:"cluster_name" example:"skygate"`
 }
 
 // StatusResult is the cluster's state.
 type StatusResult struct {
-	Status     string   `json:"status" enum:"no_server,provisioning,running,stopping,stopped,starting,destroying,error"`
-	Name       *string  `json:"name" doc:"Cluster name (null if no_server)."`
-	Cloud      *string  `json:"cloud" doc:"Cloud provider."`
-	Region     *string  `json:"region"`
-	IP         *string  `json:"ip" doc:"Head node IP (null until running)."`
-	LaunchedAt *int64   `json:"launched_at" doc:"Unix timestamp (seconds) of when the cluster came up."`
-	Error      *string  `json:"error" doc:"Error message if status is error."`
+	Status     string  `json:"status" enum:"no_server,provisioning,running,stopping,stopped,starting,destroying,error"`
+	Name       *string `json:"name" doc:"Cluster name (null if no_server)."`
+	Cloud      *string `json:"cloud" doc:"Cloud provider."`
+	Region     *string `json:"region"`
+	IP         *string `json:"ip" doc:"Head node IP (null until running)."`
+	LaunchedAt *int64  `json:"launched_at" doc:"Unix timestamp (seconds) of when the cluster came up."`
+	Error      *string `json:"error" doc:"Error message if status is error."`
 }
 
 func statusResult(c core.Cluster) StatusResult {
@@ -87,7 +87,7 @@ func checkResult(info app.CheckInfo) CheckResult {
 
 // HealthResult answers GET /healthz.
 type HealthResult struct {
-	Status string   `json:"status" enum:"ok"`
+	Status string `json:"status" enum:"ok"`
 }
 
 // The event stream's data, one type per event name.
