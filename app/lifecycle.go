@@ -47,6 +47,11 @@ func (s *Service) Launch(ctx context.Context, req core.LaunchRequest) (Accepted,
 		return Accepted{}, err
 	}
 	info, err := s.Check(ctx, false)
+	if err == nil && !info.SkyInstalled {
+		// Looking for sky again is cheap, and an operator who just installed it should not
+		// wait for the cache to expire.
+		info, err = s.Check(ctx, true)
+	}
 	if err != nil {
 		return Accepted{}, err
 	}

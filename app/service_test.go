@@ -635,3 +635,34 @@ func TestShutdownLeavesOperationForRecovery(t *testing.T) {
 	_, err := h.svc.Destroy(context.Background())
 	wantKind(t, err, core.KindConflict, core.KeyCluster)
 }
+
+func TestLaunchFindsSkyInstalledAfterTheCheck(t *testing.T) {
+	h := newHarness(t)
+	h.sky.Installed = false
+	if info, _ := h.svc.Check(context.Background(), false); info.SkyInstalled {
+		t.Fatal("check found a missing sky")
+	}
+	h.sky.Installed = true
+	h.launch()
+}
+
+func TestTaskFilesKeepOnlyTheNewest(t *testing.T) {
+	dir := t.TempDir()
+	files := app.DirTaskFiles(dir)
+	first, err := files.Write("launch-1.yaml", "a: 1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := files.Write("launch-2.yaml", "a: 2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(first); !os.IsNotExist(err) {
+		t.Fatalf("the older task file is still there: %v", err)
+	}
+	data, err := os.ReadFile(second)
+	info, _ := os.Stat(second)
+	if err != nil || string(data) != "a: 2\n" || info.Mode().Perm() != 0o600 {
+		t.Fatalf("newest file: %q %v %v", data, info.Mode(), err)
+	}
+}

@@ -7,10 +7,11 @@ import (
 )
 
 // DirTaskFiles writes task YAML files into a directory, each with mode 0600 and replaced
-// atomically, so sky never reads a half-written task.
+// atomically, so sky never reads a half-written task. Only the newest file is kept: one
+// operation runs at a time, so no other file is still in use.
 type DirTaskFiles string
 
-// Write saves content as dir/name.
+// Write saves content as dir/name and removes the task files written before it.
 func (d DirTaskFiles) Write(name, content string) (string, error) {
 	dir := string(d)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -35,6 +36,13 @@ func (d DirTaskFiles) Write(name, content string) (string, error) {
 	path := filepath.Join(dir, name)
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", fmt.Errorf("saving %s: %w", path, err)
+	}
+	if old, err := filepath.Glob(filepath.Join(dir, "*.yaml")); err == nil {
+		for _, f := range old {
+			if f != path {
+				os.Remove(f)
+			}
+		}
 	}
 	return filepath.Abs(path)
 }
