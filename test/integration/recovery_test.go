@@ -86,6 +86,8 @@ func TestRestartDuringLaunch(t *testing.T) {
 	resumed := second.openEvents(t, "", map[string]string{"Last-Event-ID": strconv.FormatInt(lastSeen, 10)})
 	after := resumed.waitFor(t, "status event running", isStatusEvent("running"))
 	checkIDsIncrease(t, lastSeen, after)
+	t.Logf("events before the kill: %v", before)
+	t.Logf("events after the restart: %v", after)
 
 	up := second.waitForStatus(t, "running")
 	if deref(up.Name) != clusterName || deref(up.Cloud) != "aws" || deref(up.Region) != "us-east-1" || deref(up.IP) == "" || up.LaunchedAt == nil {
