@@ -40,19 +40,27 @@ type server struct {
 	sky *fakerunner.Runner
 }
 
+// newService returns the use cases over sky, in memory, shut down when tb ends.
+func newService(tb testing.TB, sky *fakerunner.Runner) *app.Service {
+	svc := app.New(app.Config{ClusterName: "skygate", RefreshInterval: time.Hour}, sky, memstore.New(memstore.Options{}),
+		membus.New(membus.Options{}), clock.System{}, app.DirTaskFiles(tb.TempDir()), zerolog.Nop())
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		svc.Shutdown(ctx)
+	})
+	return svc
+}
+
 func newServer(t *testing.T, opts httpapi.Options) *server {
 	t.Helper()
 	sky := fakerunner.New()
-	svc := app.New(app.Config{ClusterName: "skygate", RefreshInterval: time.Hour}, sky, memstore.New(memstore.Options{}),
-		membus.New(membus.Options{}), clock.System{}, app.DirTaskFiles(t.TempDir()), zerolog.Nop())
+	svc := newService(t, sky)
 	opts.Logger = zerolog.Nop()
 	ts := httptest.NewServer(httpapi.New(svc, opts))
 	t.Cleanup(func() {
 		ts.CloseClientConnections()
 		ts.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		svc.Shutdown(ctx)
 	})
 	return &server{t: t, url: ts.URL, sky: sky}
 }

@@ -10,21 +10,15 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/skygate/skygate/adapters/clock"
 	"github.com/skygate/skygate/adapters/fakerunner"
 	"github.com/skygate/skygate/adapters/httpapi"
-	"github.com/skygate/skygate/adapters/membus"
-	"github.com/skygate/skygate/adapters/memstore"
-	"github.com/skygate/skygate/app"
 	"github.com/skygate/skygate/core"
 )
 
 // benchHandler is the API over a running cluster, logging nowhere.
 func benchHandler(b *testing.B) http.Handler {
 	b.Helper()
-	svc := app.New(app.Config{ClusterName: "skygate", RefreshInterval: time.Hour}, fakerunner.New(), memstore.New(memstore.Options{}),
-		membus.New(membus.Options{}), clock.System{}, app.DirTaskFiles(b.TempDir()), zerolog.Nop())
-	b.Cleanup(func() { svc.Shutdown(context.Background()) })
+	svc := newService(b, fakerunner.New())
 	if _, err := svc.Launch(context.Background(), core.LaunchRequest{}); err != nil {
 		b.Fatal(err)
 	}

@@ -11,21 +11,14 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/skygate/skygate/adapters/clock"
 	"github.com/skygate/skygate/adapters/fakerunner"
 	"github.com/skygate/skygate/adapters/httpapi"
-	"github.com/skygate/skygate/adapters/membus"
-	"github.com/skygate/skygate/adapters/memstore"
-	"github.com/skygate/skygate/app"
 )
 
 // FuzzRouter throws arbitrary requests at the API: no answer is ever a 5xx, and every
 // answer but the stream and the documents is an envelope.
 func FuzzRouter(f *testing.F) {
-	svc := app.New(app.Config{ClusterName: "skygate", RefreshInterval: time.Hour}, fakerunner.New(), memstore.New(memstore.Options{}),
-		membus.New(membus.Options{}), clock.System{}, app.DirTaskFiles(f.TempDir()), zerolog.Nop())
-	handler := httpapi.New(svc, httpapi.Options{Token: "tok", Logger: zerolog.Nop()})
-	f.Cleanup(func() { svc.Shutdown(context.Background()) })
+	handler := httpapi.New(newService(f, fakerunner.New()), httpapi.Options{Token: "tok", Logger: zerolog.Nop()})
 	f.Add("POST", "/cluster/launch", `{"cloud":"aws"}`, "application/json", "Bearer tok", "")
 	f.Add("POST", "/cluster/launch", `{"cloud":null,"region":"x"}`, "application/json", "Bearer tok", "")
 	f.Add("GET", "/cluster/status?refresh=true", "", "", "Bearer tok", "")
