@@ -52,6 +52,12 @@ func (s *Service) Launch(ctx context.Context, req core.LaunchRequest) (Accepted,
 		// wait for the cache to expire.
 		info, err = s.Check(ctx, true)
 	}
+	if de, ok := core.AsError(err); ok && de.Kind == core.KindUpstream {
+		// sky runs but its check could not be read: refuse nothing on a guess; sky launch
+		// itself reports missing credentials, and the YAML takes the form every version reads.
+		s.log.Warn().Err(err).Msg("launching without a readable sky check")
+		info, err = CheckInfo{SkyInstalled: true, Enabled: core.KnownClouds()}, nil
+	}
 	if err != nil {
 		return Accepted{}, err
 	}

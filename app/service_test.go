@@ -666,3 +666,20 @@ func TestTaskFilesKeepOnlyTheNewest(t *testing.T) {
 		t.Fatalf("newest file: %q %v %v", data, info.Mode(), err)
 	}
 }
+
+func TestLaunchGoesAheadWhenTheCheckIsUnreadable(t *testing.T) {
+	h := newHarness(t)
+	h.sky.CheckOutput = "something sky never printed\n"
+	if _, err := h.svc.Check(context.Background(), false); err == nil {
+		t.Fatal("an unreadable check was accepted")
+	}
+	if _, err := h.svc.Launch(context.Background(), core.LaunchRequest{Cloud: "aws"}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStatus(core.StatusRunning)
+	files, _ := os.ReadDir(h.dir)
+	data, _ := os.ReadFile(h.dir + "/" + files[0].Name())
+	if strings.Contains(string(data), "infra") || !strings.Contains(string(data), `cloud: "aws"`) {
+		t.Fatalf("a launch with an unknown version must use the keys every version reads:\n%s", data)
+	}
+}
