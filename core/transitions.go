@@ -156,8 +156,18 @@ func Complete(rec Cluster, out Outcome, now time.Time) Decision {
 		next.Error = msg
 		verdict = ErrorEvent(now, rec.OperationID, msg)
 	}
-	events := []Event{StatusEvent(now, rec.OperationID, next.Status, "cluster is "+string(next.Status)), verdict}
+	events := []Event{StatusEvent(now, rec.OperationID, next.Status, statusMessage(rec.Name, next.Status)), verdict}
 	return Decision{Cluster: next, Events: events}
+}
+
+func statusMessage(name string, s ClusterStatus) string {
+	switch s {
+	case StatusError:
+		return "Cluster " + name + " has failed"
+	case StatusNoServer:
+		return "Cluster " + name + " no longer exists"
+	}
+	return "Cluster " + name + " is " + string(s)
 }
 
 func successMessage(action Action, name string) string {

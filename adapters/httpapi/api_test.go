@@ -469,3 +469,13 @@ func TestOpenAPIDocumentsEnvelopes(t *testing.T) {
 		t.Error("OpenAPI document still has $schema links")
 	}
 }
+
+func TestLaunchBodyMayBeAbsentOrNull(t *testing.T) {
+	for _, body := range []string{"", "null", "{}", `{"cloud":null,"region":null,"instance_type":null}`} {
+		s := newServer(t, httpapi.Options{})
+		if code, env := s.do("POST", "/cluster/launch", body); code != 202 {
+			t.Fatalf("body %q: %d %v", body, code, env.Errors)
+		}
+		s.waitStatus("running")
+	}
+}

@@ -7,11 +7,13 @@ import (
 	"github.com/skygate/skygate/core"
 )
 
-// LaunchBody is the optional body of POST /cluster/launch; absent or null fields mean auto.
+// LaunchBody is the optional body of POST /cluster/launch; an absent or null body, and
+// absent or null fields, mean auto.
 type LaunchBody struct {
-	Cloud        *string `json:"cloud,omitempty" nullable:"true" maxLength:"64" doc:"SkyPilot cloud name in lower case, e.g. aws, gcp (null = auto)." example:"aws"`
-	Region       *string `json:"region,omitempty" nullable:"true" maxLength:"64" doc:"Region, e.g. us-east-1 (null = auto)." example:"us-east-1"`
-	InstanceType *string `json:"instance_type,omitempty" nullable:"true" maxLength:"64" doc:"Instance type, e.g. m5.xlarge (null = auto)." example:"m5.xlarge"`
+	_            struct{} `nullable:"true"`
+	Cloud        *string  `json:"cloud,omitempty" nullable:"true" maxLength:"64" doc:"SkyPilot cloud name in lower case, e.g. aws, gcp (null = auto)." example:"aws"`
+	Region       *string  `json:"region,omitempty" nullable:"true" maxLength:"64" doc:"Region, e.g. us-east-1 (null = auto)." example:"us-east-1"`
+	InstanceType *string  `json:"instance_type,omitempty" nullable:"true" maxLength:"64" doc:"Instance type, e.g. m5.xlarge (null = auto)." example:"m5.xlarge"`
 }
 
 func (b *LaunchBody) request() core.LaunchRequest {

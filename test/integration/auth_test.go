@@ -47,11 +47,11 @@ func TestAuth(t *testing.T) {
 			t.Errorf("GET /cluster/status with the token: want 200 no_server, got %d %v", code, env)
 		}
 		for _, open := range []string{"/healthz", "/openapi.json"} {
-			if code, body := send(t, svc, request{method: http.MethodGet, path: open}); code != http.StatusOK {
-				t.Errorf("GET %s without a token: want 200, got %d %s", open, code, body)
+			if got := send(t, svc, request{method: http.MethodGet, path: open}); got.code != http.StatusOK {
+				t.Errorf("GET %s without a token: want 200, got %d %s", open, got.code, got.body)
 			}
 		}
-		_, doc := send(t, svc, request{method: http.MethodGet, path: "/openapi.json"})
+		doc := send(t, svc, request{method: http.MethodGet, path: "/openapi.json"}).body
 		var openapi struct {
 			OpenAPI string `json:"openapi"`
 		}

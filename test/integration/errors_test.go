@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -12,14 +13,32 @@ import (
 // slow sky runs so that each in-flight status lasts long enough to be asked about.
 func TestTransitionConflicts(t *testing.T) {
 	t.Parallel()
-	svc := startService(t, serviceOptions{env: map[string]string{"SKYSTUB_SCENARIO": "slow"}})
+	// slow: 10 × 60 ms per sky output line; provisioning lasts about 5 s, destroying 2 s.
+	svc := startService(t, serviceOptions{env: map[string]string{"SKYSTUB_SCENARIO": "slow", "SKYSTUB_DELAY_MS": "60"}})
 
 	for _, action := range []string{"stop", "start", "destroy"} {
 		code, env := svc.post(t, action, "")
 		expectError(t, "POST /cluster/"+action+" with no cluster", code, env, http.StatusNotFound, "cluster")
 	}
 
-	svc.mustPost(t, "launch", `{"cloud":"aws"}`)
+	// Concurrent launches: exactly one wins the transition, the others see it taken.
+	const launchers = 8
+	codes := make([]int, launchers)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() {
+			resp, err := apiClient.Post(svc.baseURL+"/cluster/launch", "application/json", strings.NewReader(`{"cloud":"aws"}`))
+			if err != nil {
+				return // the zero code fails the count below
+			}
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	if accepted, conflicts := countOf(codes, http.StatusAccepted), countOf(codes, http.StatusConflict); accepted != 1 || conflicts != launchers-1 {
+		t.Fatalf("%d concurrent launches: want one 202 and %d 409s, got %v", launchers, launchers-1, codes)
+	}
 	for _, action := range []string{"launch", "stop", "start"} {
 		expectConflict(t, svc, action, "provisioning")
 	}
@@ -166,15 +185,18 @@ func TestBadInput(t *testing.T) {
 		{"refresh=maybe on check", request{method: http.MethodGet, path: "/cluster/check?refresh=maybe"}, http.StatusUnprocessableEntity, "query.refresh"},
 	}
 	for _, tc := range cases {
-		code, raw := send(t, svc, tc.req)
+		got := send(t, svc, tc.req)
 		what := tc.req.method + " " + tc.req.path + " (" + tc.name + ")"
-		env := decodeEnvelope[struct{}](t, what, raw)
-		if code != tc.wantCode || env.Status != "error" || env.Result != nil || len(env.Errors[tc.errorKey]) == 0 {
-			t.Errorf("%s: want %d with errors.%s, got %d %s", what, tc.wantCode, tc.errorKey, code, raw)
+		env := decodeEnvelope[struct{}](t, what, got.body)
+		if got.code != tc.wantCode || env.Status != "error" || env.Result != nil || len(env.Errors[tc.errorKey]) == 0 {
+			t.Errorf("%s: want %d with errors.%s, got %d %s", what, tc.wantCode, tc.errorKey, got.code, got.body)
+		}
+		if !strings.HasPrefix(got.contentType, "application/json") {
+			t.Errorf("%s: want a JSON content type, got %q", what, got.contentType)
 		}
 		wantPath, _, _ := strings.Cut(tc.req.path, "?")
 		if env.Meta.Path != wantPath || env.Meta.DurationMS == nil {
-			t.Errorf("%s: meta must give path %q and duration_ms, got %s", what, wantPath, raw)
+			t.Errorf("%s: meta must give path %q and duration_ms, got %s", what, wantPath, got.body)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, env.Meta.Timestamp); err != nil || !strings.HasSuffix(env.Meta.Timestamp, "Z") {
 			t.Errorf("%s: meta.timestamp %q is not RFC 3339 UTC", what, env.Meta.Timestamp)

@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -95,7 +96,7 @@ func startService(t *testing.T, opts serviceOptions) *service {
 // when the test ends (after the containers, since cleanups run last-in first-out).
 func newVolume(t *testing.T) string {
 	t.Helper()
-	name := "skygate-it-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	name := "skygate-it-" + strings.ToLower(rand.Text())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := dockerProvider.Client().VolumeCreate(ctx, client.VolumeCreateOptions{Name: name}); err != nil {
@@ -111,6 +112,7 @@ func newVolume(t *testing.T) string {
 	return name
 }
 
+// dumpLogs prints the container's output (skygate's JSON log lines) into the test log.
 func dumpLogs(t *testing.T, ctr *testcontainers.DockerContainer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -277,8 +279,8 @@ var eventClient = &http.Client{Transport: &http.Transport{ResponseHeaderTimeout:
 // call sends req and decodes the envelope, whatever the status code.
 func call[T any](t *testing.T, s *service, req request) (int, envelope[T]) {
 	t.Helper()
-	code, raw := send(t, s, req)
-	return code, decodeEnvelope[T](t, req.method+" "+req.path, raw)
+	got := send(t, s, req)
+	return got.code, decodeEnvelope[T](t, req.method+" "+req.path, got.body)
 }
 
 // decodeEnvelope fails the test unless raw is a ResultEnvelope JSON document.
@@ -291,8 +293,15 @@ func decodeEnvelope[T any](t *testing.T, what string, raw []byte) envelope[T] {
 	return env
 }
 
-// send returns the status code and the raw body of req.
-func send(t *testing.T, s *service, req request) (int, []byte) {
+// answer is an HTTP response read in full.
+type answer struct {
+	code        int
+	contentType string
+	body        []byte
+}
+
+// send makes req and reads the whole answer.
+func send(t *testing.T, s *service, req request) answer {
 	t.Helper()
 	var body io.Reader
 	if req.body != "" {
@@ -317,7 +326,7 @@ func send(t *testing.T, s *service, req request) (int, []byte) {
 	if err != nil {
 		t.Fatalf("%s %s: reading the answer: %v", req.method, req.path, err)
 	}
-	return resp.StatusCode, raw
+	return answer{code: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: raw}
 }
 
 // post sends a lifecycle request (launch, stop, start, destroy) with an optional JSON body.
@@ -373,16 +382,16 @@ func (s *service) waitForStatus(t *testing.T, want string) clusterStatus {
 	}
 }
 
-// expectError checks a 4xx answer: the wanted code, an error envelope naming key in errors,
-// and meta.path set to the request path.
+// expectError checks a 4xx answer: the wanted code and an error envelope with no result,
+// messages under errors[key] and meta.path set.
 func expectError[T any](t *testing.T, what string, code int, env envelope[T], wantCode int, key string) {
 	t.Helper()
 	if code != wantCode {
 		t.Errorf("%s: want %d, got %d %v", what, wantCode, code, env)
 		return
 	}
-	if env.Status != "error" || env.Result != nil || len(env.Errors[key]) == 0 {
-		t.Errorf("%s: want an error envelope with errors.%s and no result, got %v", what, key, env)
+	if env.Status != "error" || env.Result != nil || len(env.Errors[key]) == 0 || env.Meta.Path == "" {
+		t.Errorf("%s: want an error envelope with errors.%s, meta.path and no result, got %v", what, key, env)
 	}
 }
 
@@ -534,22 +543,6 @@ func (es *eventStream) waitFor(t *testing.T, what string, match func(serverEvent
 	}
 }
 
-// drain reads the events already sent, waiting at most quiet for each next one.
-func (es *eventStream) drain(t *testing.T, quiet time.Duration) []serverEvent {
-	t.Helper()
-	for {
-		select {
-		case ev, ok := <-es.events:
-			if !ok {
-				return es.seen
-			}
-			es.seen = append(es.seen, ev)
-		case <-time.After(quiet):
-			return es.seen
-		}
-	}
-}
-
 func isEvent(event string) func(serverEvent) bool {
 	return func(e serverEvent) bool { return e.Event == event }
 }
@@ -571,4 +564,15 @@ func checkIDsIncrease(t *testing.T, after int64, events []serverEvent) {
 		}
 		last = e.ID
 	}
+}
+
+// countOf says how many elements of list equal v.
+func countOf[T comparable](list []T, v T) int {
+	n := 0
+	for _, x := range list {
+		if x == v {
+			n++
+		}
+	}
+	return n
 }

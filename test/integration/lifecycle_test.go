@@ -14,8 +14,8 @@ func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	svc := startService(t, serviceOptions{})
 
-	if code, body := send(t, svc, request{method: http.MethodGet, path: "/healthz"}); code != http.StatusOK {
-		t.Fatalf("GET /healthz: want 200, got %d %s", code, body)
+	if got := send(t, svc, request{method: http.MethodGet, path: "/healthz"}); got.code != http.StatusOK {
+		t.Fatalf("GET /healthz: want 200, got %d %s", got.code, got.body)
 	}
 	check := svc.check(t)
 	if !check.SkyInstalled || deref(check.SkyVersion) != "0.10.3" || !slices.Equal(check.EnabledClouds, []string{"aws", "gcp"}) {

@@ -3,12 +3,12 @@ package integration
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,15 +112,11 @@ func buildImage(ctx context.Context, provider *testcontainers.DockerProvider, co
 	if err := os.WriteFile(filepath.Join(contextDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		return "", err
 	}
-	suffix := make([]byte, 6)
-	if _, err := rand.Read(suffix); err != nil {
-		return "", err
-	}
 	return provider.BuildImage(ctx, &testcontainers.ContainerRequest{
 		FromDockerfile: testcontainers.FromDockerfile{
 			Context:        contextDir,
 			Repo:           "skygate-integration",
-			Tag:            hex.EncodeToString(suffix),
+			Tag:            strings.ToLower(rand.Text()),
 			KeepImage:      true,
 			BuildLogWriter: io.Discard,
 		},

@@ -98,16 +98,6 @@ func TestRestartDuringLaunch(t *testing.T) {
 	}
 }
 
-func countOf(list []string, s string) int {
-	n := 0
-	for _, x := range list {
-		if x == s {
-			n++
-		}
-	}
-	return n
-}
-
 // TestExternalDown removes the cluster behind skygate's back with `sky down`, as an
 // operator might, and checks that a refresh notices.
 func TestExternalDown(t *testing.T) {

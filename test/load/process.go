@@ -85,6 +85,7 @@ func (h *harness) close() {
 type child struct {
 	name     string
 	cmd      *exec.Cmd
+	started  time.Time // just before the exec
 	stderr   *tailWriter
 	listenAt chan string   // receives the address from the "listening on" line
 	exited   chan struct{} // closed once the process is reaped
@@ -107,6 +108,7 @@ func (h *harness) start(name, path string, args, env []string) (*child, error) {
 	if h.closed {
 		return nil, errors.New("harness is stopping")
 	}
+	c.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
@@ -260,4 +262,35 @@ func (h *harness) startSkygate(name string, skyEnv ...string) (*skygate, error) 
 	}
 	sg.url = "http://" + addr
 	return sg, nil
+}
+
+// cpuTime is the CPU time (user and system) the child has used so far.
+func (c *child) cpuTime() (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: fields are counted after it.
+	_, rest, ok := strings.Cut(string(data), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return 0, fmt.Errorf("unreadable /proc/%d/stat", c.cmd.Process.Pid)
+	}
+	// utime and stime, fields 14 and 15 of stat, in clock ticks of 1/100 s on Linux.
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// harnessCPUTime is the CPU time (user and system) this process has used so far.
+func harnessCPUTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -282,7 +282,7 @@ export interface components {
              * @example us-east-1
              */
             region?: string | null;
-        };
+        } | null;
         Meta: {
             /**
              * Format: double

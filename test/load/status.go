@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Status load: both servers are driven by the same generator, in alternating rounds so
+// that drift in the machine's state (other processes, CPU frequency) affects both.
+const (
+	loadWorkers        = 64
+	loadWarmup         = 500 * time.Millisecond
+	loadRoundsEach     = 2
+	roundFull          = 3 * time.Second
+	roundQuick         = time.Second
+	envelopeEveryNth   = 512 // each worker checks the envelope of every 512th answer
+	minThroughputRatio = 0.75
+	maxP99Ratio        = 1.5
+)
+
+// loadResult is what one server did over its measured rounds.
+type loadResult struct {
+	requests int64
+	elapsed  time.Duration
+	latency  histogram
+}
+
+func (r *loadResult) perSecond() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r *loadResult) add(o *loadResult) {
+	r.requests += o.requests
+	r.elapsed += o.elapsed
+	r.latency.merge(&o.latency)
+}
+
+func measureStatus(h *harness, sg *skygate, r *report) error {
+	if err := sg.waitCheckWarm(); err != nil {
+		return err
+	}
+	code, body, env, err := call(http.MethodGet, sg.url+"/cluster/status")
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK || env.Status != "success" {
+		return fmt.Errorf("GET /cluster/status: %d %.300s", code, body)
+	}
+	bare, bareURL, err := h.startBareServer(body)
+	if err != nil {
+		return err
+	}
+	defer h.stop(bare)
+
+	callsBefore, err := sg.sky.callCount()
+	if err != nil {
+		return err
+	}
+	transport := &http.Transport{
+		MaxIdleConns: 2 * loadWorkers, MaxIdleConnsPerHost: loadWorkers, MaxConnsPerHost: loadWorkers,
+		DisableCompression: true,
+	}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	round := roundFull
+	if h.opts.quick {
+		round = roundQuick
+	}
+	var bareTotal, skygateTotal loadResult
+	for range loadRoundsEach {
+		for _, target := range []struct {
+			url   string
+			total *loadResult
+		}{{bareURL, &bareTotal}, {sg.url, &skygateTotal}} {
+			url := target.url + "/cluster/status"
+			if _, err := generateLoad(client, url, loadWarmup); err != nil {
+				return err
+			}
+			res, err := generateLoad(client, url, round)
+			if err != nil {
+				return err
+			}
+			target.total.add(res)
+		}
+	}
+	callsAfter, err := sg.sky.callCount()
+	if err != nil {
+		return err
+	}
+
+	sgRate, bareRate := skygateTotal.perSecond(), bareTotal.perSecond()
+	ratio := sgRate / bareRate
+	r.add(figure{
+		Name: "status throughput ratio", Value: ratio, Unit: "ratio",
+		Measured: fmt.Sprintf("%.2f (skygate %s req/s)", ratio, thousands(int64(sgRate))),
+		Target:   fmt.Sprintf(">= %.2f", minThroughputRatio),
+		Baseline: fmt.Sprintf("bare net/http %s req/s", thousands(int64(bareRate))),
+		Pass:     ratio >= minThroughputRatio,
+	})
+	sgP99, bareP99 := skygateTotal.latency.percentile(0.99), bareTotal.latency.percentile(0.99)
+	p99Ratio := float64(sgP99) / float64(bareP99)
+	r.add(figure{
+		Name: "status p99 latency ratio", Value: p99Ratio, Unit: "ratio",
+		Measured: fmt.Sprintf("%.2f (skygate p99 %s)", p99Ratio, fmtMS(sgP99)),
+		Target:   fmt.Sprintf("<= %.1f", maxP99Ratio),
+		Baseline: "bare net/http p99 " + fmtMS(bareP99),
+		Pass:     p99Ratio <= maxP99Ratio,
+	})
+	ran := callsAfter - callsBefore
+	r.add(figure{
+		Name: "sky runs during status load", Value: float64(ran), Unit: "processes",
+		Measured: fmt.Sprintf("%d (of %s requests)", ran, thousands(skygateTotal.requests)),
+		Target:   "0", Baseline: "-", Pass: ran == 0,
+	})
+	return nil
+}
+
+// generateLoad sends GET url from loadWorkers goroutines, each on its own keep-alive
+// connection, for duration d. Any answer other than a 200 fails the run: the figures of
+// a server that answers errors mean nothing.
+func generateLoad(client *http.Client, url string, d time.Duration) (*loadResult, error) {
+	type worker struct {
+		requests int64
+		latency  histogram
+		err      error
+	}
+	workers := make([]worker, loadWorkers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for i := range workers {
+		w := &workers[i]
+		wg.Go(func() {
+			req, err := http.NewRequest(http.MethodGet, url, nil)
+			if err != nil {
+				w.err = err
+				return
+			}
+			var sample bytes.Buffer
+			for now := time.Now(); now.Before(deadline); {
+				check := w.requests%envelopeEveryNth == 0
+				resp, err := client.Do(req)
+				if err != nil {
+					w.err = err
+					return
+				}
+				if check {
+					sample.Reset()
+					_, err = sample.ReadFrom(resp.Body)
+				} else {
+					_, err = io.Copy(io.Discard, resp.Body)
+				}
+				resp.Body.Close()
+				end := time.Now()
+				if err != nil {
+					w.err = fmt.Errorf("reading the answer: %w", err)
+					return
+				}
+				if resp.StatusCode != http.StatusOK {
+					w.err = fmt.Errorf("GET %s answered %s", url, resp.Status)
+					return
+				}
+				if check {
+					if env, err := decodeEnvelope(sample.Bytes()); err != nil || env.Status != "success" {
+						w.err = fmt.Errorf("GET %s: not a success envelope: %v %.200q", url, err, sample.Bytes())
+						return
+					}
+				}
+				w.latency.record(end.Sub(now))
+				w.requests++
+				now = end
+			}
+		})
+	}
+	wg.Wait()
+	res := &loadResult{elapsed: time.Since(start)}
+	for i := range workers {
+		if err := workers[i].err; err != nil {
+			return nil, err
+		}
+		res.requests += workers[i].requests
+		res.latency.merge(&workers[i].latency)
+	}
+	return res, nil
+}
