@@ -35,7 +35,7 @@ test-ts: build stub
 
 bench: build stub
 	$(GO) test -run='^$$' -bench=. -benchmem ./core/... ./adapters/... 
-	$(GO) run ./test/load -skygate $(BIN) -sky bin/sky
+	$(GO) run ./test/load -skygate $(BIN)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

@@ -107,8 +107,9 @@ type EventBus interface {
 
 // Subscription is one subscriber of an EventBus.
 type Subscription interface {
-	// Events delivers events; it is closed when the subscriber is dropped or closed.
-	Events() <-chan core.Event
+	// Events delivers events; it is closed when the subscriber is dropped or closed. The
+	// events are shared by every subscriber and must not be modified.
+	Events() <-chan *core.Event
 	// Close unsubscribes; it is safe to call more than once.
 	Close()
 }

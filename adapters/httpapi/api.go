@@ -6,7 +6,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,10 +40,15 @@ type Options struct {
 	CORSOrigins []string
 	// KeepAlive is the period of the event stream's comment lines (default 15 s).
 	KeepAlive time.Duration
-	Logger    zerolog.Logger
+	// Done, when closed, ends every open event stream (at shutdown: streams are not
+	// tracked by http.Server once they run on their own).
+	Done   <-chan struct{}
+	Logger zerolog.Logger
 	// Version is the service version shown in the OpenAPI document.
 	Version string
 }
+
+const eventsPath = "/cluster/events"
 
 // MaxBodyBytes bounds request bodies.
 const MaxBodyBytes = 64 << 10
@@ -165,7 +169,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 	})
 
 	sse.Register(api, huma.Operation{
-		OperationID: "clusterEvents", Method: http.MethodGet, Path: "/cluster/events", Tags: []string{"cluster"},
+		OperationID: "clusterEvents", Method: http.MethodGet, Path: eventsPath, Tags: []string{"cluster"},
 		Summary: "Live lifecycle events (Server-Sent Events)",
 		Description: "Every event has an id (growing across restarts), an event name and one JSON data line. " +
 			"A new connection first gets the events of the operation in flight; with Last-Event-ID, every kept event after it. " +
@@ -176,8 +180,8 @@ func register(api huma.API, uc UseCases, opts Options) {
 		string(core.EventComplete): CompleteEventData{},
 		string(core.EventError):    ErrorEventData{},
 		string(core.EventStatus):   StatusEventData{},
-	}, func(ctx context.Context, in *eventsInput, send sse.Sender) {
-		streamEvents(ctx, uc, in, send, opts)
+	}, func(ctx context.Context, in *eventsInput, _ sse.Sender) {
+		openStream(ctx, uc, in, opts)
 	})
 	tidySchemas(api.OpenAPI())
 }
@@ -227,67 +231,3 @@ type acceptedOutput struct{ Body Envelope[AcceptedResult] }
 type statusOutput struct{ Body Envelope[StatusResult] }
 type checkOutput struct{ Body Envelope[CheckResult] }
 type healthOutput struct{ Body Envelope[HealthResult] }
-
-// streamEvents writes the replay, then live events, with keep-alive comments, until the
-// client goes away or its subscription is dropped for falling behind.
-func streamEvents(ctx context.Context, uc UseCases, in *eventsInput, send sse.Sender, opts Options) {
-	w := infoFrom(ctx).w
-	rc := http.NewResponseController(w)
-	// Flush the headers now, so a browser's EventSource opens even when nothing happens.
-	if w != nil {
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("X-Accel-Buffering", "no") // tells proxies not to buffer the stream
-		w.WriteHeader(http.StatusOK)
-		_ = rc.Flush()
-	}
-	var after *uint64
-	if in.LastEventID != "" {
-		if id, err := strconv.ParseUint(in.LastEventID, 10, 64); err == nil {
-			after = &id
-		}
-	}
-	replay, sub, err := uc.Events(ctx, after)
-	if err != nil {
-		opts.Logger.Error().Err(err).Msg("opening the event stream failed")
-		return
-	}
-	defer sub.Close()
-	var last uint64
-	if after != nil {
-		last = *after
-	}
-	// deliver sends each id once and in order, even when the client resumes from an id
-	// the service has not reached (events lost in a machine crash).
-	deliver := func(ev core.Event) bool {
-		if ev.ID <= last {
-			return true
-		}
-		last = ev.ID
-		return send(sse.Message{ID: int(ev.ID), Data: eventData(ev)}) == nil
-	}
-	for _, ev := range replay {
-		if !deliver(ev) {
-			return
-		}
-	}
-	keepAlive := time.NewTicker(opts.KeepAlive)
-	defer keepAlive.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-sub.Events():
-			if !ok || !deliver(ev) {
-				return
-			}
-		case <-keepAlive.C:
-			if w == nil {
-				continue
-			}
-			_ = rc.SetWriteDeadline(time.Now().Add(sse.WriteTimeout))
-			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil || rc.Flush() != nil {
-				return
-			}
-		}
-	}
-}

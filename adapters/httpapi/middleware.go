@@ -24,8 +24,8 @@ func recordRequest(next http.Handler) http.Handler {
 	}))
 }
 
-// keepWriter records the writer the API writes to, so the event stream can flush its
-// headers and write keep-alive comments through the same middleware chain.
+// keepWriter records the writer the API writes to, so the event stream can take over
+// its connection.
 func keepWriter(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		infoFrom(r.Context()).w = w

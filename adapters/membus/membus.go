@@ -38,7 +38,7 @@ type Bus struct {
 	subs   []*subscription
 	// chans[i] is subs[i].ch, kept side by side so that Publish walks one contiguous
 	// slice instead of following a pointer per subscriber.
-	chans []chan core.Event
+	chans []chan *core.Event
 }
 
 var _ ports.EventBus = (*Bus)(nil)
@@ -80,11 +80,14 @@ func (b *Bus) Publish(events ...core.Event) {
 			continue
 		}
 		b.keep(e)
+		// Subscribers share one copy: a channel of pointers keeps an idle subscriber's
+		// buffer at 8 bytes an event.
+		shared := &e
 		// Backwards, so that dropping subscriber i moves into its place one that has
 		// already been served this event.
 		for i := len(b.chans) - 1; i >= 0; i-- {
 			select {
-			case b.chans[i] <- e:
+			case b.chans[i] <- shared:
 			default:
 				b.remove(b.subs[i])
 			}
@@ -95,7 +98,7 @@ func (b *Bus) Publish(events ...core.Event) {
 // Subscribe returns the kept events with an ID greater than after, and a subscription to
 // every event published from now on.
 func (b *Bus) Subscribe(after uint64) ([]core.Event, ports.Subscription) {
-	s := &subscription{bus: b, ch: make(chan core.Event, b.buffer)}
+	s := &subscription{bus: b, ch: make(chan *core.Event, b.buffer)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s.index = len(b.subs)
@@ -143,13 +146,13 @@ func (b *Bus) remove(s *subscription) {
 // subscription is one subscriber of a Bus.
 type subscription struct {
 	bus *Bus
-	ch  chan core.Event
+	ch  chan *core.Event
 	// index is the position of the subscription in bus.subs, -1 once it is removed;
 	// guarded by bus.mu.
 	index int
 }
 
-func (s *subscription) Events() <-chan core.Event { return s.ch }
+func (s *subscription) Events() <-chan *core.Event { return s.ch }
 
 func (s *subscription) Close() {
 	s.bus.mu.Lock()

@@ -53,7 +53,7 @@ func pending(sub ports.Subscription) []core.Event {
 			if !ok {
 				return got
 			}
-			got = append(got, e)
+			got = append(got, *e)
 		default:
 			return got
 		}

@@ -173,10 +173,10 @@ func TestNewFillsDefaults(t *testing.T) {
 // methodCase calls one Runner method for cluster "c1"; onLine is ignored by the methods
 // that do not stream.
 type methodCase struct {
-	name     string
-	call     func(context.Context, *Runner, ports.LineFunc) (ports.RunResult, error)
-	argv     []string
-	timeouts func(*Timeouts) *time.Duration
+	name    string
+	call    func(context.Context, *Runner, ports.LineFunc) (ports.RunResult, error)
+	argv    []string
+	timeout func(*Timeouts) *time.Duration // the method's field of Timeouts
 }
 
 var methodCases = []methodCase{
@@ -264,7 +264,7 @@ func TestEachMethodHasItsOwnTimeout(t *testing.T) {
 				Status: time.Hour, IP: time.Hour, Check: time.Hour, Version: time.Hour,
 				Stop: time.Hour, Start: time.Hour, Down: time.Hour, Launch: time.Hour,
 			}
-			*tc.timeouts(&timeouts) = short
+			*tc.timeout(&timeouts) = short
 			r := newTestRunner(Config{Env: env, Timeouts: timeouts})
 			ctx, _ := testContext(t, 20*time.Second)
 			_, err := tc.call(ctx, r, nil)

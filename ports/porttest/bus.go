@@ -143,7 +143,7 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 								t.Errorf("subscriber dropped after %v", eventIDs(got))
 								return
 							}
-							got = append(got, e)
+							got = append(got, *e)
 						case <-time.After(busTimeout):
 							t.Errorf("subscriber stalled after %v", eventIDs(got))
 							return
@@ -208,7 +208,7 @@ func receive(t *testing.T, sub ports.Subscription, n int) []core.Event {
 			if !ok {
 				t.Fatalf("subscription closed after %v, want %d events", eventIDs(got), n)
 			}
-			got = append(got, e)
+			got = append(got, *e)
 		case <-time.After(busTimeout):
 			t.Fatalf("received %v, still waiting for %d events", eventIDs(got), n)
 		}
@@ -226,7 +226,7 @@ func drain(t *testing.T, sub ports.Subscription) []core.Event {
 			if !ok {
 				return got
 			}
-			got = append(got, e)
+			got = append(got, *e)
 		case <-time.After(busTimeout):
 			t.Fatalf("channel not closed after %d events", len(got))
 		}

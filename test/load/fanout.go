@@ -26,7 +26,7 @@ type subscriber struct {
 	err       error
 }
 
-func measureFanOut(h *harness, sg *skygate, r *report) error {
+func measureFanOut(sg *skygate, r *report) error {
 	streams, err := openEventStreams(sg.url, fanOutSubscribers)
 	defer closeEventStreams(streams)
 	if err != nil {
@@ -87,7 +87,7 @@ func measureFanOut(h *harness, sg *skygate, r *report) error {
 		Name: "event delivery p99", Value: ms(p99), Unit: "ms",
 		Measured: fmt.Sprintf("%s (p50 %s, %s deliveries in %.1f s; CPU skygate %.1f s, harness %.1f s)",
 			fmtMS(p99), fmtMS(p50), thousands(int64(len(all))), flow.Seconds(), sgCPU.Seconds(), harnessCPU.Seconds()),
-		Target:   "< " + fmtMS(maxDeliveryP99), Baseline: baseline, Pass: len(all) > 0 && p99 < maxDeliveryP99,
+		Target: "< " + fmtMS(maxDeliveryP99), Baseline: baseline, Pass: len(all) > 0 && p99 < maxDeliveryP99,
 	})
 	r.add(figure{
 		Name: "event delivery max", Value: ms(worst), Unit: "ms",

@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,6 +22,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -65,17 +68,25 @@ func run() int {
 	}
 	defer h.close()
 
-	// An interrupted run must not leave skygate or the bare server behind.
-	signals := make(chan os.Signal, 1)
+	// An interrupted run must not leave skygate or the bare server behind. Stopping them
+	// makes the phase in progress fail at once; a second signal exits without waiting.
+	var interrupted atomic.Bool
+	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		sig := <-signals
+		interrupted.Store(true)
 		fmt.Fprintf(os.Stderr, "load: %v: stopping\n", sig)
+		go func() {
+			<-signals
+			os.Exit(1)
+		}()
 		h.close()
-		os.Exit(1)
 	}()
 
-	report := &report{}
+	// Other work on the machine takes CPU from both sides of every figure.
+	report := &report{loadAverage: loadAverage()}
+	fmt.Printf("load: %d CPUs, load average %s before the run\n", runtime.NumCPU(), report.loadAverage)
 	err = runPhases(h, report)
 	report.print(os.Stdout)
 	if opts.jsonPath != "" {
@@ -83,7 +94,11 @@ func run() int {
 			err = errors.Join(err, werr)
 		}
 	}
-	if err != nil {
+	switch {
+	case interrupted.Load():
+		fmt.Fprintln(os.Stderr, "load: interrupted")
+		return 1
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "load: harness failed:", err)
 		return 1
 	}
@@ -101,7 +116,7 @@ func runPhases(h *harness, r *report) error {
 	if err := measureStatus(h, sg, r); err != nil {
 		return fmt.Errorf("status throughput: %w", err)
 	}
-	if err := measureFanOut(h, sg, r); err != nil {
+	if err := measureFanOut(sg, r); err != nil {
 		return fmt.Errorf("event fan-out: %w", err)
 	}
 	h.stop(sg.child)
@@ -115,6 +130,15 @@ func runPhases(h *harness, r *report) error {
 		return fmt.Errorf("time to ready: %w", err)
 	}
 	return nil
+}
+
+// loadAverage is the first three fields of /proc/loadavg.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if fields := strings.Fields(string(data)); err == nil && len(fields) >= 3 {
+		return strings.Join(fields[:3], " ")
+	}
+	return "unknown"
 }
 
 func raiseFileLimit() error {
@@ -131,22 +155,27 @@ func raiseFileLimit() error {
 
 // jsonReport is the -json file.
 type jsonReport struct {
-	Quick   bool     `json:"quick"`
-	CPUs    int      `json:"cpus"`
-	Go      string   `json:"go"`
-	Passed  int      `json:"passed"`
-	Failed  int      `json:"failed"`
-	Figures []figure `json:"figures"`
+	Quick       bool     `json:"quick"`
+	CPUs        int      `json:"cpus"`
+	LoadAverage string   `json:"load_average"` // of the machine before the run (1, 5, 15 min)
+	Go          string   `json:"go"`
+	Passed      int      `json:"passed"`
+	Failed      int      `json:"failed"`
+	Figures     []figure `json:"figures"`
 }
 
 func (r *report) writeJSON(path string, quick bool) error {
 	passed, failed := r.counts()
-	data, err := json.MarshalIndent(jsonReport{
-		Quick: quick, CPUs: runtime.NumCPU(), Go: runtime.Version(),
+	var data bytes.Buffer
+	enc := json.NewEncoder(&data)
+	enc.SetEscapeHTML(false) // targets such as ">= 0.75" stay readable
+	enc.SetIndent("", "  ")
+	err := enc.Encode(jsonReport{
+		Quick: quick, CPUs: runtime.NumCPU(), LoadAverage: r.loadAverage, Go: runtime.Version(),
 		Passed: passed, Failed: failed, Figures: r.figures,
-	}, "", "  ")
+	})
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	return os.WriteFile(path, data.Bytes(), 0o644)
 }

@@ -24,9 +24,10 @@ type harness struct {
 	skyBin string // a link named "sky" to this binary: the fake sky
 	dir    string
 
-	mu       sync.Mutex
-	children map[*child]struct{}
-	closed   bool
+	mu        sync.Mutex
+	children  map[*child]struct{}
+	closed    bool
+	closeOnce sync.Once
 }
 
 func newHarness(opts options) (*harness, error) {
@@ -60,25 +61,24 @@ func newHarness(opts options) (*harness, error) {
 }
 
 // close stops every child still running and removes the temporary directory. It may be
-// called more than once, and from the signal handler while a phase runs.
+// called more than once, and from the signal handler while a phase runs: every call
+// returns once the first is done.
 func (h *harness) close() {
-	h.mu.Lock()
-	if h.closed {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.closed = true
+		live := make([]*child, 0, len(h.children))
+		for c := range h.children {
+			live = append(live, c)
+		}
 		h.mu.Unlock()
-		return
-	}
-	h.closed = true
-	live := make([]*child, 0, len(h.children))
-	for c := range h.children {
-		live = append(live, c)
-	}
-	h.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, c := range live {
-		wg.Go(func() { c.stop() })
-	}
-	wg.Wait()
-	os.RemoveAll(h.dir)
+		var wg sync.WaitGroup
+		for _, c := range live {
+			wg.Go(func() { c.stop() })
+		}
+		wg.Wait()
+		os.RemoveAll(h.dir)
+	})
 }
 
 // child is a process started by the harness: skygate or the bare server.

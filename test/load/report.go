@@ -22,7 +22,8 @@ type figure struct {
 
 // report collects the figures in the order they are measured.
 type report struct {
-	figures []figure
+	figures     []figure
+	loadAverage string
 }
 
 func (r *report) add(f figure) { r.figures = append(r.figures, f) }
@@ -39,14 +40,17 @@ func (r *report) counts() (passed, failed int) {
 }
 
 func (r *report) print(w io.Writer) {
+	passed, failed := r.counts()
+	defer fmt.Fprintf(w, "load: %d passed, %d failed\n", passed, failed)
+	if len(r.figures) == 0 {
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tmeasured\ttarget\tbaseline compared with\tresult")
 	for _, f := range r.figures {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, f.Measured, f.Target, f.Baseline, verdict(f.Pass))
 	}
 	tw.Flush()
-	passed, failed := r.counts()
-	fmt.Fprintf(w, "load: %d passed, %d failed\n", passed, failed)
 }
 
 func verdict(pass bool) string {

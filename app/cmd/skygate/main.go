@@ -204,14 +204,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 			origins = append(origins, o)
 		}
 	}
-	handler := httpapi.New(svc, httpapi.Options{Token: s.token, CORSOrigins: origins, Logger: log, Version: version})
-	// Request contexts derive from streams, which shutdown cancels: event streams never go
-	// idle by themselves, so they are ended for the server to stop.
+	// Event streams never go idle by themselves, and run outside http.Server's tracking:
+	// shutdown ends them through streams.
 	streams, endStreams := context.WithCancel(context.Background())
-	server := &http.Server{
-		Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		BaseContext: func(net.Listener) context.Context { return streams },
-	}
+	handler := httpapi.New(svc, httpapi.Options{Token: s.token, CORSOrigins: origins, Logger: log, Version: version, Done: streams.Done()})
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	server.RegisterOnShutdown(endStreams)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2/sse"
+
+	"github.com/skygate/skygate/core"
+	"github.com/skygate/skygate/ports"
+)
+
+// maxBatch bounds the frames written at once, so a long backlog still reaches the client
+// in steady pieces.
+const maxBatch = 64
+
+// openStream answers GET /cluster/events. It takes the connection over from net/http
+// once the headers are written: an idle stream then costs one small goroutine writing
+// and one reading (to notice a disconnect at once), instead of a request goroutine with
+// its read and write buffers. This keeps thousands of open dashboards cheap.
+func openStream(ctx context.Context, uc UseCases, in *eventsInput, opts Options) {
+	var after *uint64
+	if in.LastEventID != "" {
+		if id, err := strconv.ParseUint(in.LastEventID, 10, 64); err == nil {
+			after = &id
+		}
+	}
+	replay, sub, err := uc.Events(ctx, after)
+	if err != nil {
+		opts.Logger.Error().Err(err).Msg("opening the event stream failed")
+		return
+	}
+	w := infoFrom(ctx).w
+	if w == nil {
+		sub.Close()
+		return
+	}
+	header := w.Header().Clone()
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		sub.Close()
+		opts.Logger.Error().Err(err).Msg("taking over the event stream's connection failed")
+		return
+	}
+	s := &eventStream{conn: conn, sub: sub, keepAlive: opts.KeepAlive, done: opts.Done}
+	if after != nil {
+		s.last = *after
+	}
+	// The body ends when the connection closes, so no length or chunking is needed.
+	header.Set("Content-Type", "text/event-stream")
+	header.Set("Cache-Control", "no-cache")
+	header.Set("Connection", "close")
+	header.Set("X-Accel-Buffering", "no") // tells proxies not to buffer the stream
+	header.Del("Content-Length")
+	s.buf.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = header.Write(&s.buf)
+	s.buf.WriteString("\r\n")
+	for i := range replay {
+		s.frame(&replay[i])
+	}
+	go s.run()
+}
+
+// eventStream writes SSE frames to a connection taken over from net/http.
+type eventStream struct {
+	conn      net.Conn
+	sub       ports.Subscription
+	keepAlive time.Duration
+	done      <-chan struct{}
+	last      uint64       // the highest id sent
+	buf       bytes.Buffer // frames not yet written
+}
+
+// run writes what is buffered, then live events and keep-alive comments, until the
+// client goes away, its subscription is dropped for falling behind, or shutdown.
+func (s *eventStream) run() {
+	defer s.conn.Close()
+	defer s.sub.Close()
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		var b [1]byte
+		for {
+			if _, err := s.conn.Read(b[:]); err != nil {
+				return
+			}
+		}
+	}()
+	if !s.flush() {
+		return
+	}
+	keepAlive := time.NewTicker(s.keepAlive)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-gone:
+			return
+		case <-s.done:
+			return
+		case ev, ok := <-s.sub.Events():
+			if !ok {
+				return
+			}
+			s.frame(ev)
+			if !s.drain() || !s.flush() {
+				return
+			}
+		case <-keepAlive.C:
+			s.buf.WriteString(": keep-alive\n\n")
+			if !s.flush() {
+				return
+			}
+		}
+	}
+}
+
+// drain frames the events already waiting, up to maxBatch; false when the subscription
+// was dropped.
+func (s *eventStream) drain() bool {
+	for range maxBatch {
+		select {
+		case ev, ok := <-s.sub.Events():
+			if !ok {
+				return false
+			}
+			s.frame(ev)
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+// frame buffers one event, each id once and in order, even when the client resumed from
+// an id the service has not reached (events lost in a machine crash).
+func (s *eventStream) frame(ev *core.Event) {
+	if ev.ID <= s.last {
+		return
+	}
+	data, err := json.Marshal(eventData(*ev))
+	if err != nil {
+		return
+	}
+	s.last = ev.ID
+	s.buf.WriteString("id: ")
+	s.buf.WriteString(strconv.FormatUint(ev.ID, 10))
+	s.buf.WriteString("\nevent: ")
+	s.buf.WriteString(string(ev.Type))
+	s.buf.WriteString("\ndata: ")
+	s.buf.Write(data)
+	s.buf.WriteString("\n\n")
+}
+
+// flush writes the buffered frames; a client that cannot take them within the write
+// timeout is disconnected.
+func (s *eventStream) flush() bool {
+	if s.buf.Len() == 0 {
+		return true
+	}
+	_ = s.conn.SetWriteDeadline(time.Now().Add(sse.WriteTimeout))
+	_, err := s.conn.Write(s.buf.Bytes())
+	s.buf.Reset()
+	return err == nil
+}
