@@ -224,9 +224,7 @@ func (s *Service) judge(ctx context.Context, action core.Action, res ports.RunRe
 	}
 	if sc, ok := s.observe(ctx, false); ok {
 		out.Observed = &sc
-		if sc.Found && sc.Status == core.SkyUp {
-			out.IP = s.headIP(ctx, sc)
-		}
+		out.IP = s.headIP(ctx, sc)
 	}
 	return out
 }
@@ -272,9 +270,12 @@ func (s *Service) releaseLocked(op *operation) {
 	op.cancel()
 }
 
-// headIP asks sky for the head node's address; the status output's HEAD_IP is used when
-// `sky status --ip` cannot tell.
+// headIP asks sky for the head node's address of a cluster that is up ("" otherwise); the
+// status output's HEAD_IP is used when `sky status --ip` cannot tell.
 func (s *Service) headIP(ctx context.Context, sc core.SkyCluster) string {
+	if !sc.Found || sc.Status != core.SkyUp {
+		return ""
+	}
 	res, err := s.runner.IP(ctx, s.cfg.ClusterName)
 	if err == nil && res.ExitCode == 0 {
 		for _, line := range core.CleanLines(res.Stdout) {

@@ -42,10 +42,7 @@ func (s *Service) reconcileOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ip := ""
-	if sc.Found && sc.Status == core.SkyUp {
-		ip = s.headIP(ctx, sc)
-	}
+	ip := s.headIP(ctx, sc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.current != nil {
@@ -143,10 +140,7 @@ func (s *Service) recoverInFlight() {
 // settleRecovered applies sky's answer to the record of the recovered operation and
 // reports whether it is settled.
 func (s *Service) settleRecovered(ctx context.Context, op *operation, sc core.SkyCluster) bool {
-	ip := ""
-	if sc.Found && sc.Status == core.SkyUp {
-		ip = s.headIP(ctx, sc)
-	}
+	ip := s.headIP(ctx, sc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.current != op {
