@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"sync"
 	"syscall"
 
@@ -64,10 +63,8 @@ type Store struct {
 	// memory; every later write returns it, and reopening the store recovers.
 	broken error
 	record core.Cluster
-	lastID uint64
-	// history holds the newest events in ID order, so Events does no IO; it grows to
-	// twice the limit before the oldest are cut, which keeps trimming O(1) per event.
-	history []core.Event
+	// history holds the newest events, so Events does no IO, and the last ID issued.
+	history *core.History
 	log     *os.File // events.jsonl, opened for appending
 	// logSize and logLines describe the valid content of the log: a failed append is cut
 	// back to logSize.
@@ -112,6 +109,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		limit:     opts.HistoryLimit,
 		lock:      lock,
 		record:    core.NoCluster(),
+		history:   core.NewHistory(opts.HistoryLimit),
 		compactAt: 2 * opts.HistoryLimit,
 	}
 	if err := s.load(); err != nil {
@@ -155,9 +153,8 @@ func (s *Store) load() error {
 	if err := s.openLog(); err != nil {
 		return err
 	}
-	logLastID := s.lastID
+	logLastID := s.history.LastID()
 	s.record = state.Cluster
-	s.lastID = max(s.lastID, state.LastEventID)
 	var missing []core.Event
 	for _, e := range state.Events {
 		if e.ID > logLastID {
@@ -168,8 +165,9 @@ func (s *Store) load() error {
 		if err := s.appendLog(missing, true); err != nil {
 			return err
 		}
-		s.remember(missing)
+		s.history.Keep(missing...)
 	}
+	s.history.Advance(state.LastEventID)
 	s.compactIfDue()
 	return nil
 }
@@ -246,11 +244,10 @@ func (s *Store) openLog() error {
 		if err := json.Unmarshal(data[:end], &e); err != nil {
 			return fmt.Errorf("event log %s line %d is corrupt: %w", path, s.logLines, err)
 		}
-		if e.ID <= s.lastID {
-			return fmt.Errorf("event log %s line %d is corrupt: event ID %d does not follow ID %d", path, s.logLines, e.ID, s.lastID)
+		if last := s.history.LastID(); e.ID <= last {
+			return fmt.Errorf("event log %s line %d is corrupt: event ID %d does not follow ID %d", path, s.logLines, e.ID, last)
 		}
-		s.lastID = e.ID
-		s.remember([]core.Event{e})
+		s.history.Keep(e)
 		s.logSize += int64(end + 1)
 		data = data[end+1:]
 	}
@@ -282,15 +279,14 @@ func (s *Store) Update(ctx context.Context, fn func(core.Cluster) (core.Cluster,
 	if err != nil {
 		return core.Cluster{}, nil, err
 	}
-	numbered := s.number(events)
+	numbered := s.history.Number(events)
 	pending := append(slices.Clone(s.unlogged), numbered...)
-	state := stateFile{Cluster: record, LastEventID: s.lastID + uint64(len(numbered)), Events: pending}
+	state := stateFile{Cluster: record, LastEventID: s.history.LastID() + uint64(len(numbered)), Events: pending}
 	if err := s.writeState(state); err != nil {
 		return core.Cluster{}, nil, err
 	}
 	s.record = record
-	s.lastID = state.LastEventID
-	s.remember(numbered)
+	s.history.Keep(numbered...)
 	s.unlogged = pending
 	// The Update is saved whether or not the log append succeeds: its events are in
 	// state.json, and the next write or Open retries the append.
@@ -315,12 +311,11 @@ func (s *Store) Append(ctx context.Context, events ...core.Event) ([]core.Event,
 	if err := s.appendUnlogged(); err != nil {
 		return nil, err
 	}
-	numbered := s.number(events)
+	numbered := s.history.Number(events)
 	if err := s.appendLog(numbered, false); err != nil {
 		return nil, err
 	}
-	s.lastID += uint64(len(numbered))
-	s.remember(numbered)
+	s.history.Keep(numbered...)
 	s.compactIfDue()
 	return slices.Clone(numbered), nil
 }
@@ -332,9 +327,7 @@ func (s *Store) Events(ctx context.Context, after uint64) ([]core.Event, error) 
 	if s.closed {
 		return nil, ErrClosed
 	}
-	kept := s.kept()
-	first := sort.Search(len(kept), func(i int) bool { return kept[i].ID > after })
-	return slices.Clone(kept[first:]), nil
+	return s.history.After(after), nil
 }
 
 // Close releases the files and the lock on the state dir. Later calls but Close fail with
@@ -357,26 +350,6 @@ func (s *Store) writable() error {
 }
 
 // number returns copies of events numbered after the last ID; it does not issue the IDs.
-func (s *Store) number(events []core.Event) []core.Event {
-	numbered := slices.Clone(events)
-	for i := range numbered {
-		numbered[i].ID = s.lastID + uint64(i) + 1
-	}
-	return numbered
-}
-
-func (s *Store) remember(events []core.Event) {
-	s.history = append(s.history, events...)
-	if len(s.history) > 2*s.limit {
-		s.history = slices.Clone(s.kept())
-	}
-}
-
-// kept returns the newest events, at most the limit.
-func (s *Store) kept() []core.Event {
-	return s.history[max(0, len(s.history)-s.limit):]
-}
-
 // writeState replaces state.json. A failure before the rename changes nothing; one after
 // it breaks the store, since the file then no longer matches memory.
 func (s *Store) writeState(state stateFile) error {
@@ -454,7 +427,7 @@ func (s *Store) compactIfDue() {
 }
 
 func (s *Store) compact() error {
-	kept := s.kept()
+	kept := s.history.After(0)
 	s.encoded.Reset()
 	enc := json.NewEncoder(&s.encoded)
 	enc.SetEscapeHTML(false)

@@ -1,9 +1,8 @@
 // Package membus is an in-memory ports.EventBus: it fans events out to subscriber
-// channels and keeps the most recent ones in a ring for replay.
+// channels and keeps the most recent ones for replay.
 package membus
 
 import (
-	"sort"
 	"sync"
 
 	"github.com/skygate/skygate/core"
@@ -30,12 +29,9 @@ type Bus struct {
 
 	// mu orders Publish, Subscribe and Close, which is what makes a subscription's replay
 	// and live events meet with no gap and no duplicate.
-	mu     sync.Mutex
-	ring   []core.Event // kept events, oldest at ring[start], count of them valid
-	start  int
-	count  int
-	lastID uint64
-	subs   []*subscription
+	mu      sync.Mutex
+	history *core.History
+	subs    []*subscription
 	// chans[i] is subs[i].ch, kept side by side so that Publish walks one contiguous
 	// slice instead of following a pointer per subscriber.
 	chans []chan *core.Event
@@ -51,7 +47,7 @@ func New(opts Options) *Bus {
 	if opts.Buffer <= 0 {
 		opts.Buffer = DefaultBuffer
 	}
-	return &Bus{buffer: opts.Buffer, ring: make([]core.Event, opts.History)}
+	return &Bus{buffer: opts.Buffer, history: core.NewHistory(opts.History)}
 }
 
 // Seed keeps events for replay without delivering them to anyone: it loads the history a
@@ -60,11 +56,7 @@ func New(opts Options) *Bus {
 func (b *Bus) Seed(events []core.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, e := range events {
-		if e.ID > b.lastID {
-			b.keep(e)
-		}
-	}
+	b.history.Keep(events...)
 }
 
 // Publish keeps events for replay and hands them to every subscriber, in order. A
@@ -76,10 +68,9 @@ func (b *Bus) Publish(events ...core.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, e := range events {
-		if e.ID <= b.lastID {
+		if b.history.Keep(e) == 0 {
 			continue
 		}
-		b.keep(e)
 		// Subscribers share one copy: a channel of pointers keeps an idle subscriber's
 		// buffer at 8 bytes an event.
 		shared := &e
@@ -104,30 +95,7 @@ func (b *Bus) Subscribe(after uint64) ([]core.Event, ports.Subscription) {
 	s.index = len(b.subs)
 	b.subs = append(b.subs, s)
 	b.chans = append(b.chans, s.ch)
-	return b.keptAfter(after), s
-}
-
-// keep puts e in the ring, overwriting the oldest event when it is full.
-func (b *Bus) keep(e core.Event) {
-	b.lastID = e.ID
-	if b.count < len(b.ring) {
-		b.ring[(b.start+b.count)%len(b.ring)] = e
-		b.count++
-		return
-	}
-	b.ring[b.start] = e
-	b.start = (b.start + 1) % len(b.ring)
-}
-
-// keptAfter copies the kept events with an ID greater than after; the ring is in ID order.
-func (b *Bus) keptAfter(after uint64) []core.Event {
-	at := func(i int) *core.Event { return &b.ring[(b.start+i)%len(b.ring)] }
-	first := sort.Search(b.count, func(i int) bool { return at(i).ID > after })
-	replay := make([]core.Event, 0, b.count-first)
-	for i := first; i < b.count; i++ {
-		replay = append(replay, *at(i))
-	}
-	return replay
+	return b.history.After(after), s
 }
 
 // remove unregisters s and closes its channel; b.mu must be held. The last subscriber

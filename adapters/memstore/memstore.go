@@ -5,8 +5,6 @@ package memstore
 import (
 	"context"
 	"errors"
-	"slices"
-	"sort"
 	"sync"
 
 	"github.com/skygate/skygate/core"
@@ -27,15 +25,10 @@ type Options struct {
 
 // Store is an in-memory ports.Store. It is safe for concurrent use.
 type Store struct {
-	limit int
-
-	mu     sync.Mutex
-	closed bool
-	record core.Cluster
-	lastID uint64
-	// history holds the newest events in ID order; it grows to twice the limit before
-	// the oldest are cut, so trimming costs O(1) per event over time.
-	history []core.Event
+	mu      sync.Mutex
+	closed  bool
+	record  core.Cluster
+	history *core.History
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -45,7 +38,7 @@ func New(opts Options) *Store {
 	if opts.HistoryLimit <= 0 {
 		opts.HistoryLimit = DefaultHistoryLimit
 	}
-	return &Store{limit: opts.HistoryLimit, record: core.NoCluster()}
+	return &Store{record: core.NoCluster(), history: core.NewHistory(opts.HistoryLimit)}
 }
 
 // Load returns the record, core.NoCluster() until the first Update.
@@ -97,9 +90,7 @@ func (s *Store) Events(ctx context.Context, after uint64) ([]core.Event, error) 
 	if s.closed {
 		return nil, ErrClosed
 	}
-	kept := s.history[max(0, len(s.history)-s.limit):]
-	first := sort.Search(len(kept), func(i int) bool { return kept[i].ID > after })
-	return slices.Clone(kept[first:]), nil
+	return s.history.After(after), nil
 }
 
 // Close makes every later call but Close fail with ErrClosed.
@@ -110,19 +101,12 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// keep numbers copies of events after the last ID and adds them to the history.
+// keep numbers and keeps events; s.mu must be held.
 func (s *Store) keep(events []core.Event) []core.Event {
 	if len(events) == 0 {
 		return nil
 	}
-	numbered := slices.Clone(events)
-	for i := range numbered {
-		s.lastID++
-		numbered[i].ID = s.lastID
-	}
-	s.history = append(s.history, numbered...)
-	if len(s.history) > 2*s.limit {
-		s.history = slices.Clone(s.history[len(s.history)-s.limit:])
-	}
-	return slices.Clone(numbered)
+	numbered := s.history.Number(events)
+	s.history.Keep(numbered...)
+	return numbered
 }
