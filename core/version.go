@@ -37,7 +37,7 @@ func (v Version) String() string {
 	return v.Raw
 }
 
-// Feature thresholds, from the release history in shared/skypilot.
+// Feature thresholds, from SkyPilot's release history.
 func (v Version) HasInfra() bool      { return v.AtLeast(0, 10) } // resources.infra, INFRA column
 func (v Version) HasJSONOutput() bool { return v.AtLeast(0, 12) } // `-o json` on status and check
 
