@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
@@ -118,12 +119,21 @@ func (s *Service) recoverInFlight() {
 	close(op.exited) // no child of this process runs it
 	defer close(op.finished)
 	defer s.release(op)
+	started := rec.UpdatedAt
+	if started.IsZero() {
+		started = s.clock.Now()
+	}
+	deadline := started.Add(s.cfg.RecoveryTimeout)
 	for {
 		sc, err := s.observeStrict(ctx, true)
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil && s.settleRecovered(ctx, op, sc) {
+			return
+		}
+		if !s.clock.Now().Before(deadline) {
+			s.giveUp(ctx, op, sc, err)
 			return
 		}
 		if err != nil {
@@ -158,6 +168,24 @@ func (s *Service) settleRecovered(ctx context.Context, op *operation, sc core.Sk
 		s.log.Error().Err(err).Msg("recovery: saving the outcome failed")
 	}
 	return true
+}
+
+// giveUp settles a recovered operation that sky did not settle in time as an error.
+func (s *Service) giveUp(ctx context.Context, op *operation, sc core.SkyCluster, cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, err := s.store.Load(ctx)
+	if err != nil || s.current != op || rec.OperationID != op.id {
+		return
+	}
+	msg := fmt.Sprintf("sky still reported the cluster as %s %s after the operation started", sc.Status, s.cfg.RecoveryTimeout)
+	if cause != nil {
+		msg = fmt.Sprintf("sky could not be asked for %s after the operation started: %v", s.cfg.RecoveryTimeout, cause)
+	}
+	d := core.Complete(rec, core.Outcome{OperationID: op.id, RunFailed: true, Message: msg}, s.clock.Now())
+	if _, err := s.apply(context.WithoutCancel(ctx), d); err != nil {
+		s.log.Error().Err(err).Msg("recovery: saving the outcome failed")
+	}
 }
 
 // refreshLoop follows changes made outside the service while a cluster exists and

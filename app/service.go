@@ -30,6 +30,10 @@ type Config struct {
 	// PollInterval is how often an operation cut off by a restart is polled while sky
 	// still reports it in progress (default 5 s).
 	PollInterval time.Duration
+	// RecoveryTimeout bounds that polling, counted from the operation's start (default
+	// 60 min, the launch timeout): past it the operation is settled as an error, so no
+	// record stays in flight for ever.
+	RecoveryTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -44,6 +48,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 5 * time.Second
+	}
+	if c.RecoveryTimeout <= 0 {
+		c.RecoveryTimeout = 60 * time.Minute
 	}
 }
 

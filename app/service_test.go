@@ -155,7 +155,7 @@ func TestLaunchHappyPath(t *testing.T) {
 			t.Fatalf("event %d = %+v", i, ev)
 		}
 	}
-	if h.lastOf(core.EventComplete).Message != "Cluster skygate is UP" {
+	if h.lastOf(core.EventComplete).Message != "Cluster is UP" {
 		t.Errorf("complete message = %q", h.lastOf(core.EventComplete).Message)
 	}
 	// The task YAML: written 0600 under the task dir, with the request in it.
@@ -252,7 +252,7 @@ func TestStopStartDestroy(t *testing.T) {
 	if rec := h.waitStatus(core.StatusStopped); rec.IP != "" || rec.Name != "skygate" {
 		t.Fatalf("stopped record = %+v", rec)
 	}
-	if h.lastOf(core.EventComplete).Message != "Cluster skygate is STOPPED" {
+	if h.lastOf(core.EventComplete).Message != "Cluster is STOPPED" {
 		t.Errorf("complete = %q", h.lastOf(core.EventComplete).Message)
 	}
 	if _, err := h.svc.Start(ctx); err != nil {
@@ -681,5 +681,23 @@ func TestLaunchGoesAheadWhenTheCheckIsUnreadable(t *testing.T) {
 	data, _ := os.ReadFile(h.dir + "/" + files[0].Name())
 	if strings.Contains(string(data), "infra") || !strings.Contains(string(data), `cloud: "aws"`) {
 		t.Fatalf("a launch with an unknown version must use the keys every version reads:\n%s", data)
+	}
+}
+
+func TestRecoveryGivesUpWhenSkyNeverSettles(t *testing.T) {
+	h := newHarness(t)
+	h.seed(core.Cluster{Name: "skygate", Status: core.StatusProvisioning, Operation: core.ActionLaunch, OperationID: 2, UpdatedAt: start})
+	h.sky.SetCluster("skygate", fakerunner.Cluster{Status: "INIT", Infra: "AWS (us-east-1)"})
+	h.restart(app.Config{PollInterval: time.Minute, RecoveryTimeout: 10 * time.Minute, RefreshInterval: time.Hour})
+	for i := 1; i <= 10; i++ {
+		h.waitFor("a poll timer", func(core.Cluster) bool { return h.clock.Waiters() > 0 && h.sky.Count("status --refresh") == i })
+		if rec := h.record(); rec.Status != core.StatusProvisioning {
+			t.Fatalf("gave up after %d polls: %+v", i, rec)
+		}
+		h.clock.Advance(time.Minute)
+	}
+	rec := h.waitStatus(core.StatusError)
+	if !strings.Contains(rec.Error, "INIT") || h.lastOf(core.EventError).OperationID != 2 {
+		t.Fatalf("record = %+v", rec)
 	}
 }

@@ -170,14 +170,15 @@ func statusMessage(name string, s ClusterStatus) string {
 	return "Cluster " + name + " is " + string(s)
 }
 
+// successMessage is the complete event's text; "Cluster is UP" is the contract's own.
 func successMessage(action Action, name string) string {
 	switch action {
 	case ActionStop:
-		return "Cluster " + name + " is STOPPED"
+		return "Cluster is STOPPED"
 	case ActionDestroy:
 		return "Cluster " + name + " is destroyed"
 	}
-	return "Cluster " + name + " is UP"
+	return "Cluster is UP"
 }
 
 func failureMessage(action Action, message, fallback string) string {

@@ -196,7 +196,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	})
 	svc := app.New(app.Config{
 		ClusterName: s.clusterName, TaskDir: filepath.Join(s.stateDir, "tasks"), Template: template,
-		CheckTTL: s.checkTTL, RefreshInterval: s.refresh, PollInterval: s.poll,
+		CheckTTL: s.checkTTL, RefreshInterval: s.refresh, PollInterval: s.poll, RecoveryTimeout: s.launchTimeout,
 	}, runner, store, bus, clock.System{}, app.DirTaskFiles(filepath.Join(s.stateDir, "tasks")), log)
 	var origins []string
 	for _, o := range strings.Split(s.corsOrigins, ",") {
