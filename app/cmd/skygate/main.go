@@ -43,13 +43,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		if err := serve(args[1:], stdout, stderr); err != nil {
-			if !errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(stderr, "skygate: "+err.Error())
-			}
+		err := serve(args[1:], stdout, stderr)
+		switch {
+		case err == nil, errors.Is(err, flag.ErrHelp):
+			return 0
+		default:
+			fmt.Fprintln(stderr, "skygate: "+err.Error())
 			return 1
 		}
-		return 0
 	case "openapi":
 		doc, err := httpapi.OpenAPI(version).YAML()
 		if err != nil {
@@ -83,7 +84,9 @@ type settings struct {
 func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	var s settings
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Errors are reported once, in one line, by the caller; only -h prints the flags.
+	fs.SetOutput(io.Discard)
+	var envErr error
 	str := func(p *string, name, env, def, help string) {
 		if v, ok := os.LookupEnv(env); ok {
 			def = v
@@ -92,9 +95,9 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	}
 	dur := func(p *time.Duration, name, env string, def time.Duration, help string) {
 		fs.DurationVar(p, name, def, help+" (env "+env+")")
-		if v, ok := os.LookupEnv(env); ok {
+		if v, ok := os.LookupEnv(env); ok && envErr == nil {
 			if err := fs.Set(name, v); err != nil {
-				fmt.Fprintf(stderr, "skygate: ignoring %s=%q: %v\n", env, v, err)
+				envErr = fmt.Errorf("invalid %s=%q: want a duration such as 30s or 5m", env, v)
 			}
 		}
 	}
@@ -116,7 +119,15 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	dur(&s.statusTimeout, "status-timeout", "SKYGATE_STATUS_TIMEOUT", 2*time.Minute, "sky status timeout")
 	dur(&s.checkTimeout, "check-timeout", "SKYGATE_CHECK_TIMEOUT", 5*time.Minute, "sky check timeout")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "usage: skygate serve [flags]")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+		}
 		return s, err
+	}
+	if envErr != nil {
+		return s, envErr
 	}
 	if fs.NArg() > 0 {
 		return s, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -152,7 +163,9 @@ func loadTemplate(path string) (core.SkyPilotConfig, error) {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
+		// yaml.v3 lists one problem per line; the service reports one line.
+		msg := strings.ReplaceAll(err.Error(), " in type core.SkyPilotConfig", "")
+		return cfg, fmt.Errorf("config %s: %s", path, strings.Join(strings.Fields(msg), " "))
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)

@@ -90,15 +90,23 @@ func TestBadConfigurationEndsAtOnce(t *testing.T) {
 		{"bad cluster name", []string{"--state-dir", t.TempDir(), "--cluster-name", "no spaces"}, "cluster name"},
 		{"bad log level", []string{"--state-dir", t.TempDir(), "--log-level", "loud"}, "log level"},
 		{"unknown flag", []string{"--frobnicate"}, "frobnicate"},
+		{"bad duration flag", []string{"--refresh-interval", "soon"}, "refresh-interval"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stderr := serveOnce(t, tc.args...)
-			if code == 0 || !strings.Contains(stderr, tc.want) {
-				t.Fatalf("exit %d, stderr %q; want non-zero and %q", code, stderr, tc.want)
+			if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+				t.Fatalf("exit %d, stderr %q; want non-zero and one line with %q", code, stderr, tc.want)
 			}
 		})
 	}
+	t.Run("bad duration in the environment", func(t *testing.T) {
+		t.Setenv("SKYGATE_POLL_INTERVAL", "often")
+		code, stderr := serveOnce(t, "--state-dir", t.TempDir())
+		if code == 0 || !strings.Contains(stderr, "SKYGATE_POLL_INTERVAL") {
+			t.Fatalf("exit %d, stderr %q", code, stderr)
+		}
+	})
 	if data, _ := os.ReadFile(filepath.Join(corrupt, "state.json")); string(data) != "{not json" {
 		t.Fatalf("the corrupt state file was changed: %q", data)
 	}
