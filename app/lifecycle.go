@@ -73,7 +73,7 @@ func (s *Service) Launch(ctx context.Context, req core.LaunchRequest) (Accepted,
 		spec.IdleMinutesToAutostop = config.AutostopMinutes
 	}
 	request := core.Request{Action: core.ActionLaunch, ClusterName: s.cfg.ClusterName, Launch: config.Defaults()}
-	return s.transition(ctx, request, func(opID uint64) (func(context.Context, ports.LineFunc) (ports.RunResult, error), error) {
+	return s.transition(ctx, request, func(opID uint64) (skyRun, error) {
 		path, err := s.files.Write(fmt.Sprintf("launch-%d.yaml", opID), yaml)
 		if err != nil {
 			return nil, fmt.Errorf("writing the task YAML: %w", err)
@@ -105,7 +105,7 @@ type namedRun func(ctx context.Context, clusterName string, onLine ports.LineFun
 
 func (s *Service) simple(ctx context.Context, action core.Action, run namedRun) (Accepted, error) {
 	req := core.Request{Action: action}
-	return s.transition(ctx, req, func(uint64) (func(context.Context, ports.LineFunc) (ports.RunResult, error), error) {
+	return s.transition(ctx, req, func(uint64) (skyRun, error) {
 		return func(ctx context.Context, onLine ports.LineFunc) (ports.RunResult, error) {
 			return run(ctx, s.cfg.ClusterName, onLine)
 		}, nil
@@ -122,9 +122,12 @@ func (s *Service) precheck(ctx context.Context, action core.Action) error {
 	return err
 }
 
+// skyRun is the `sky` command that carries an operation out.
+type skyRun func(ctx context.Context, onLine ports.LineFunc) (ports.RunResult, error)
+
 // prepareRun is called under the transition lock with the new operation's ID; it returns
 // the `sky` run that carries the operation out.
-type prepareRun func(opID uint64) (func(context.Context, ports.LineFunc) (ports.RunResult, error), error)
+type prepareRun func(opID uint64) (skyRun, error)
 
 // transition decides the request, saves the new record with its status event, and starts
 // the operation in the background. Exactly one of any number of concurrent requests wins.
@@ -177,7 +180,7 @@ func acceptedMessage(action core.Action, name string) string {
 
 // carryOut runs the operation's `sky` command, streaming its lines as progress events,
 // then confirms the outcome with `sky status` and settles the record.
-func (s *Service) carryOut(ctx context.Context, op *operation, prev *operation, run func(context.Context, ports.LineFunc) (ports.RunResult, error)) {
+func (s *Service) carryOut(ctx context.Context, op *operation, prev *operation, run skyRun) {
 	defer s.work.Done()
 	defer close(op.finished)
 	if prev != nil {
