@@ -90,10 +90,7 @@ func success[T any](ctx context.Context, result T) Envelope[T] {
 // newErrorEnvelope builds an error answer. Huma's detail errors carry a location such as
 // body.cloud, which becomes the key; others are keyed by fallbackKey.
 func newErrorEnvelope(ctx context.Context, status int, msg string, errs ...error) *ErrorEnvelope {
-	e := &ErrorEnvelope{status: status, Status: "error", Errors: map[string][]string{}}
-	if ctx != nil {
-		e.Meta = metaFor(ctx)
-	}
+	e := &ErrorEnvelope{status: status, Status: "error", Errors: map[string][]string{}, Meta: metaFor(ctx)}
 	for _, err := range errs {
 		if err == nil {
 			continue
@@ -174,7 +171,8 @@ func fail(ctx context.Context, err error) error {
 // Huma documents the error schema from it.
 func installErrorEnvelope() {
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-		return newErrorEnvelope(nil, status, msg, errs...)
+		// Without a request (Huma documents the error type with one) the meta is empty.
+		return newErrorEnvelope(context.Background(), status, msg, errs...)
 	}
 	huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
 		if status >= 500 {
