@@ -60,6 +60,10 @@ func commandSpecs(v version) map[string]commandSpec {
 			options: []option{help, yes,
 				{key: "cluster", names: []string{"--cluster", "-c"}, value: true},
 				{key: "detach_run", names: []string{"--detach-run", "-d"}},
+				// Autostop flags are accepted, as the real CLI does; the stub does not
+				// model autostop itself.
+				{key: "idle_minutes_to_autostop", names: []string{"--idle-minutes-to-autostop", "-i"}, value: true},
+				{key: "down", names: []string{"--down"}},
 			}},
 		"start": clusterCommand("start"),
 		"stop":  clusterCommand("stop"),

@@ -633,3 +633,11 @@ func TestInvocationLog(t *testing.T) {
 		t.Errorf("first line %v", first)
 	}
 }
+
+func TestLaunchAcceptsAutostopFlags(t *testing.T) {
+	s := newStub(t, "0.9.1").with("SKYSTUB_DELAY_MS", "1")
+	task := writeTask(t, simpleTask)
+	if r := s.run("launch", "-y", "-c", "idle", "-i", "30", "--down", task); r.code != 0 {
+		t.Fatalf("launch with -i and --down: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
