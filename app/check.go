@@ -68,6 +68,9 @@ func (s *Service) runCheck(ctx context.Context) (CheckInfo, error) {
 		s.log.Warn().Err(err).Msg("unreadable sky version; assuming the oldest output forms")
 	}
 	res, err = s.runner.Check(ctx, info.Version.HasJSONOutput())
+	if err == nil && info.Version.HasJSONOutput() && res.ExitCode == usageErrorExit {
+		res, err = s.runner.Check(ctx, false) // a 0.12 build without -o json
+	}
 	if errors.Is(err, ports.ErrSkyNotFound) {
 		return CheckInfo{Enabled: []string{}, Disabled: map[string]string{}, CheckedAt: info.CheckedAt}, nil
 	}

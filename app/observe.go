@@ -82,6 +82,11 @@ func (s *Service) observe(ctx context.Context, refresh bool) (core.SkyCluster, b
 func (s *Service) observeStrict(ctx context.Context, refresh bool) (core.SkyCluster, error) {
 	opts := ports.StatusOptions{Refresh: refresh, JSON: s.knownVersion().HasJSONOutput()}
 	res, err := s.runner.Status(ctx, s.cfg.ClusterName, opts)
+	if err == nil && opts.JSON && res.ExitCode == usageErrorExit {
+		// A build that reports 0.12 without -o json: the table says the same.
+		opts.JSON = false
+		res, err = s.runner.Status(ctx, s.cfg.ClusterName, opts)
+	}
 	if errors.Is(err, ports.ErrSkyNotFound) {
 		return core.SkyCluster{}, skyMissing()
 	}
@@ -97,6 +102,9 @@ func (s *Service) observeStrict(ctx context.Context, refresh bool) (core.SkyClus
 	}
 	return sc, nil
 }
+
+// usageErrorExit is click's exit code for an unknown option.
+const usageErrorExit = 2
 
 func skyMissing() error {
 	return core.Errorf(core.KindDependencyMissing, core.KeySky, "SkyPilot is not installed: the sky command was not found")

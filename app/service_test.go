@@ -701,3 +701,30 @@ func TestRecoveryGivesUpWhenSkyNeverSettles(t *testing.T) {
 		t.Fatalf("record = %+v", rec)
 	}
 }
+
+func TestStatusFallsBackToTheTableWithoutJSONOutput(t *testing.T) {
+	h := newHarness(t)
+	h.sky.VersionOutput = "skypilot, version 0.12.0\n"
+	h.sky.RejectJSON = true
+	h.launch()
+	if _, err := h.svc.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStatus(core.StatusStopped)
+	if h.sky.Count("status -o json") == 0 || h.sky.Count("status skygate") == 0 {
+		t.Fatalf("calls = %v", h.sky.Calls())
+	}
+}
+
+func TestStatusReadsJSONOutput(t *testing.T) {
+	h := newHarness(t)
+	h.sky.VersionOutput = "skypilot, version 0.12.0\n"
+	h.launch()
+	if _, err := h.svc.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStatus(core.StatusStopped)
+	if h.sky.Count("status -o json") == 0 || h.sky.Count("status skygate") != 0 {
+		t.Fatalf("calls = %v", h.sky.Calls())
+	}
+}

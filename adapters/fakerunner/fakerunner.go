@@ -5,6 +5,7 @@ package fakerunner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -35,6 +36,8 @@ type Runner struct {
 	VersionOutput string
 	// CheckOutput is what `sky check` prints.
 	CheckOutput string
+	// RejectJSON makes `-o json` a click usage error, as on sky before 0.12.
+	RejectJSON bool
 
 	// Hooks replace the model's behaviour for one command when set.
 	OnLaunch func(ctx context.Context, spec ports.LaunchSpec, onLine ports.LineFunc) (ports.RunResult, error)
@@ -236,6 +239,9 @@ func (r *Runner) Status(ctx context.Context, name string, opts ports.StatusOptio
 	if opts.Refresh {
 		call += "--refresh "
 	}
+	if opts.JSON {
+		call += "-o json "
+	}
 	gate, err := r.begin(ctx, call+name)
 	if err != nil {
 		return ports.RunResult{ExitCode: -1}, err
@@ -246,7 +252,24 @@ func (r *Runner) Status(ctx context.Context, name string, opts ports.StatusOptio
 	if err := wait(ctx, gate); err != nil {
 		return ports.RunResult{ExitCode: -1}, err
 	}
+	if opts.JSON {
+		if r.RejectJSON {
+			return ports.RunResult{ExitCode: 2, Stderr: "Usage: sky status [OPTIONS] [CLUSTERS]...\nTry 'sky status -h' for help.\n\nError: No such option: -o\n"}, nil
+		}
+		return ports.RunResult{Stdout: r.statusJSON(name)}, nil
+	}
 	return ports.RunResult{Stdout: r.statusTable(name)}, nil
+}
+
+// statusJSON is the v0.12 `-o json` form: an array of cluster records.
+func (r *Runner) statusJSON(name string) string {
+	c, ok := r.ClusterOf(name)
+	if !ok {
+		return "[]\n"
+	}
+	cloud, region, _ := strings.Cut(strings.TrimSuffix(c.Infra, ")"), " (")
+	record, _ := json.Marshal([]map[string]any{{"name": name, "status": c.Status, "cloud": cloud, "region": region}})
+	return string(record) + "\n"
 }
 
 func (r *Runner) statusTable(name string) string {
