@@ -7,7 +7,9 @@ import (
 )
 
 // DirTaskFiles writes task YAML files into a directory, each with mode 0600 and replaced
-// atomically, so sky never reads a half-written task. Only the newest file is kept: one
+// atomically, so sky never reads a half-written task. A file serves only the sky child
+// started right after it is written, so it is not synced to disk: a launch cut off by a
+// crash is recovered from sky, never from the file. Only the newest file is kept: one
 // operation runs at a time, so no other file is still in use.
 type DirTaskFiles string
 
@@ -23,10 +25,6 @@ func (d DirTaskFiles) Write(name, content string) (string, error) {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.WriteString(content); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return "", err
 	}
