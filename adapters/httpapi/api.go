@@ -131,9 +131,9 @@ func register(api huma.API, uc UseCases, opts Options) {
 		}
 		return &acceptedOutput{Body: success(ctx, AcceptedResult{Message: acc.Message, ClusterName: acc.ClusterName})}, nil
 	})
-	lifecycle("stopCluster", "/cluster/stop", "Stop the running cluster (keeps its disk)", []int{401, 404, 409, 413, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Stop(ctx) })
-	lifecycle("startCluster", "/cluster/start", "Start the stopped cluster", []int{401, 404, 409, 413, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Start(ctx) })
-	lifecycle("destroyCluster", "/cluster/destroy", "Destroy the cluster and all its cloud resources", []int{401, 404, 409, 413, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Destroy(ctx) })
+	lifecycle("stopCluster", "/cluster/stop", "Stop the running cluster (keeps its disk)", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Stop(ctx) })
+	lifecycle("startCluster", "/cluster/start", "Start the stopped cluster", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Start(ctx) })
+	lifecycle("destroyCluster", "/cluster/destroy", "Destroy the cluster and all its cloud resources", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Destroy(ctx) })
 
 	huma.Register(api, huma.Operation{
 		OperationID: "getClusterStatus", Method: http.MethodGet, Path: "/cluster/status", Tags: []string{"cluster"},
