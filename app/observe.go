@@ -14,7 +14,7 @@ import (
 // will settle the record); concurrent refreshes share one sky run.
 func (s *Service) Status(ctx context.Context, refresh bool) (core.Cluster, error) {
 	if refresh {
-		if _, err := s.reconcile(ctx); err != nil {
+		if err := s.reconcile(ctx); err != nil {
 			return core.Cluster{}, err
 		}
 	}
@@ -22,44 +22,40 @@ func (s *Service) Status(ctx context.Context, refresh bool) (core.Cluster, error
 }
 
 // reconcile asks sky for the truth and applies it with core.Observe when no operation of
-// this process is running. It reports whether sky still shows an operation in progress
-// (so a recovering caller polls again).
-func (s *Service) reconcile(ctx context.Context) (pollAgain bool, err error) {
-	v, err, _ := s.flight.Do("reconcile", func() (any, error) {
-		return s.reconcileOnce(context.WithoutCancel(ctx))
+// this process is running (its outcome will settle the record). Concurrent calls share
+// one sky run.
+func (s *Service) reconcile(ctx context.Context) error {
+	_, err, _ := s.flight.Do("reconcile", func() (any, error) {
+		return nil, s.reconcileOnce(context.WithoutCancel(ctx))
 	})
-	if err != nil {
-		return false, err
-	}
-	return v.(bool), nil
+	return err
 }
 
-func (s *Service) reconcileOnce(ctx context.Context) (bool, error) {
+func (s *Service) reconcileOnce(ctx context.Context) error {
 	rec, err := s.store.Load(ctx)
 	if err != nil || !rec.Exists() || s.busy() {
-		return false, err
+		return err
 	}
 	sc, err := s.observeStrict(ctx, true)
 	if err != nil {
-		return false, err
+		return err
 	}
 	ip := s.headIP(ctx, sc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.current != nil {
-		return false, nil
+		return nil
 	}
 	now, err := s.store.Load(ctx)
 	if err != nil || now.OperationID != rec.OperationID || now.Status != rec.Status {
-		return false, err // changed while sky was asked; the change is newer than the answer
+		return err // changed while sky was asked; the change is newer than the answer
 	}
-	d, poll := core.Observe(now, sc, ip, s.clock.Now())
-	if len(d.Events) > 0 || d.Cluster != now {
-		if _, err := s.apply(ctx, d); err != nil {
-			return false, err
-		}
+	d, _ := core.Observe(now, sc, ip, s.clock.Now())
+	if len(d.Events) == 0 && d.Cluster == now {
+		return nil
 	}
-	return poll, nil
+	_, err = s.apply(ctx, d)
+	return err
 }
 
 func (s *Service) busy() bool {
@@ -205,7 +201,7 @@ func (s *Service) refreshLoop() {
 			return
 		case <-s.clock.After(s.cfg.RefreshInterval):
 		}
-		if _, err := s.reconcile(s.base); err != nil && s.base.Err() == nil {
+		if err := s.reconcile(s.base); err != nil && s.base.Err() == nil {
 			s.log.Warn().Err(err).Msg("background refresh failed")
 		}
 	}
