@@ -479,3 +479,27 @@ func TestLaunchBodyMayBeAbsentOrNull(t *testing.T) {
 		s.waitStatus("running")
 	}
 }
+
+func TestCORS(t *testing.T) {
+	s := newServer(t, httpapi.Options{Token: "tok", CORSOrigins: []string{"http://app.example"}})
+	preflight, _ := http.NewRequest("OPTIONS", s.url+"/cluster/launch", nil)
+	preflight.Header.Set("Origin", "http://app.example")
+	preflight.Header.Set("Access-Control-Request-Method", "POST")
+	preflight.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+	resp, err := http.DefaultClient.Do(preflight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 || resp.Header.Get("Access-Control-Allow-Origin") != "http://app.example" {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	stream := openStream(t, s.url+"/cluster/events?access_token=tok", "Origin", "http://app.example")
+	if stream.Header.Get("Access-Control-Allow-Origin") != "http://app.example" {
+		t.Fatalf("event stream headers: %v", stream.Header)
+	}
+	other := openStream(t, s.url+"/cluster/events?access_token=tok", "Origin", "http://evil.example")
+	if other.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("a foreign origin was allowed: %v", other.Header)
+	}
+}
