@@ -48,14 +48,6 @@ func progress(n int) []core.Event {
 	return events
 }
 
-func ids(events []core.Event) []uint64 {
-	var out []uint64
-	for _, e := range events {
-		out = append(out, e.ID)
-	}
-	return out
-}
-
 func span(from, to uint64) []uint64 {
 	var out []uint64
 	for id := from; id <= to; id++ {
@@ -89,8 +81,8 @@ func wantEventIDs(t *testing.T, s *filestore.Store, want []uint64) {
 	if err != nil {
 		t.Fatalf("Events: %v", err)
 	}
-	if !slices.Equal(ids(got), want) {
-		t.Fatalf("Events(0) IDs = %v, want %v", ids(got), want)
+	if !slices.Equal(porttest.IDs(got), want) {
+		t.Fatalf("Events(0) IDs = %v, want %v", porttest.IDs(got), want)
 	}
 }
 
@@ -193,7 +185,7 @@ func TestTornLastLogLineIsDropped(t *testing.T) {
 
 	s = open(t, dir, filestore.Options{})
 	wantEventIDs(t, s, span(1, 3))
-	if got := ids(appendEvents(t, s, 2)); !slices.Equal(got, span(4, 5)) {
+	if got := porttest.IDs(appendEvents(t, s, 2)); !slices.Equal(got, span(4, 5)) {
 		t.Fatalf("Append after a torn line numbered %v, want [4 5]", got)
 	}
 	if got := logIDs(t, dir); !slices.Equal(got, span(1, 5)) {
@@ -342,10 +334,10 @@ func TestReopenKeepsRecordEventsAndIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(ids(events), span(1, 3)) || events[0].Message != "up <&> running" || events[0].Status != core.StatusRunning {
+	if !slices.Equal(porttest.IDs(events), span(1, 3)) || events[0].Message != "up <&> running" || events[0].Status != core.StatusRunning {
 		t.Fatalf("Events after reopen = %+v", events)
 	}
-	if got := ids(appendEvents(t, s, 1)); !slices.Equal(got, []uint64{4}) {
+	if got := porttest.IDs(appendEvents(t, s, 1)); !slices.Equal(got, []uint64{4}) {
 		t.Fatalf("Append after reopen numbered %v, want [4]", got)
 	}
 }
@@ -369,7 +361,7 @@ func TestOpenAppendsUpdateEventsMissingFromTheLog(t *testing.T) {
 	if got := logIDs(t, dir); !slices.Equal(got, span(1, 4)) {
 		t.Fatalf("events.jsonl holds IDs %v, want 1..4", got)
 	}
-	if got := ids(appendEvents(t, s, 1)); !slices.Equal(got, []uint64{5}) {
+	if got := porttest.IDs(appendEvents(t, s, 1)); !slices.Equal(got, []uint64{5}) {
 		t.Fatalf("next Append numbered %v, want [5]", got)
 	}
 }
@@ -401,7 +393,7 @@ func TestCompactionKeepsTheNewest(t *testing.T) {
 			s.Close()
 			s = open(t, dir, filestore.Options{HistoryLimit: limit})
 			wantEventIDs(t, s, span(last-limit+1, last))
-			if got := ids(appendEvents(t, s, 1)); !slices.Equal(got, []uint64{last + 1}) {
+			if got := porttest.IDs(appendEvents(t, s, 1)); !slices.Equal(got, []uint64{last + 1}) {
 				t.Fatalf("Append after reopen numbered %v, want [%d]", got, last+1)
 			}
 		})

@@ -37,14 +37,6 @@ func events(from, to uint64) []core.Event {
 	return out
 }
 
-func ids(events []core.Event) []uint64 {
-	var out []uint64
-	for _, e := range events {
-		out = append(out, e.ID)
-	}
-	return out
-}
-
 // pending returns what sits in sub's buffer without waiting.
 func pending(sub ports.Subscription) []core.Event {
 	var got []core.Event
@@ -83,8 +75,8 @@ func TestHistoryKeepsTheNewest(t *testing.T) {
 			}
 			replay, sub := bus.Subscribe(tc.after)
 			defer sub.Close()
-			if !slices.Equal(ids(replay), tc.want) {
-				t.Fatalf("replay = %v, want %v", ids(replay), tc.want)
+			if !slices.Equal(porttest.IDs(replay), tc.want) {
+				t.Fatalf("replay = %v, want %v", porttest.IDs(replay), tc.want)
 			}
 		})
 	}
@@ -97,12 +89,12 @@ func TestPublishSkipsIDsThatDoNotGrow(t *testing.T) {
 	defer sub.Close()
 	bus.Publish(events(2, 5)...)
 	bus.Publish(events(5, 5)...)
-	if got := ids(pending(sub)); !slices.Equal(got, []uint64{4, 5}) {
+	if got := porttest.IDs(pending(sub)); !slices.Equal(got, []uint64{4, 5}) {
 		t.Fatalf("subscriber got %v, want [4 5]", got)
 	}
 	replay, again := bus.Subscribe(0)
 	defer again.Close()
-	if got := ids(replay); !slices.Equal(got, []uint64{1, 2, 3, 4, 5}) {
+	if got := porttest.IDs(replay); !slices.Equal(got, []uint64{1, 2, 3, 4, 5}) {
 		t.Fatalf("replay = %v, want 1..5 once each", got)
 	}
 }
@@ -113,7 +105,7 @@ func TestSeedDeliversToNobody(t *testing.T) {
 	defer sub.Close()
 	bus.Seed(events(1, 2))
 	if got := pending(sub); len(got) != 0 {
-		t.Fatalf("Seed delivered %v", ids(got))
+		t.Fatalf("Seed delivered %v", porttest.IDs(got))
 	}
 }
 
@@ -123,11 +115,11 @@ func TestSubscriberDroppedWhenItsBufferIsFull(t *testing.T) {
 	_, fast := bus.Subscribe(0)
 	defer fast.Close()
 	bus.Publish(events(1, 2)...)
-	if got := ids(pending(fast)); !slices.Equal(got, []uint64{1, 2}) {
+	if got := porttest.IDs(pending(fast)); !slices.Equal(got, []uint64{1, 2}) {
 		t.Fatalf("fast subscriber got %v", got)
 	}
 	bus.Publish(events(3, 3)...)
-	got := ids(pending(slow))
+	got := porttest.IDs(pending(slow))
 	if !slices.Equal(got, []uint64{1, 2}) {
 		t.Fatalf("slow subscriber got %v, want [1 2] then a closed channel", got)
 	}
@@ -135,7 +127,7 @@ func TestSubscriberDroppedWhenItsBufferIsFull(t *testing.T) {
 		t.Fatal("slow subscriber's channel still open after its buffer overflowed")
 	}
 	slow.Close()
-	if got := ids(pending(fast)); !slices.Equal(got, []uint64{3}) {
+	if got := porttest.IDs(pending(fast)); !slices.Equal(got, []uint64{3}) {
 		t.Fatalf("fast subscriber got %v after the drop, want [3]", got)
 	}
 }
@@ -158,7 +150,7 @@ func TestTenThousandSubscribers(t *testing.T) {
 		if i%2 == 0 {
 			want = want[:5]
 		}
-		if got := ids(pending(sub)); !slices.Equal(got, want) {
+		if got := porttest.IDs(pending(sub)); !slices.Equal(got, want) {
 			t.Fatalf("subscriber %d got %v, want %v", i, got, want)
 		}
 		sub.Close()

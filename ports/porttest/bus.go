@@ -52,7 +52,7 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 		} {
 			replay, _ := subscribe(t, bus, tc.after)
 			if !sameIDs(replay, tc.want) {
-				t.Errorf("Subscribe(%d) replayed %v, want %v", tc.after, eventIDs(replay), tc.want)
+				t.Errorf("Subscribe(%d) replayed %v, want %v", tc.after, IDs(replay), tc.want)
 			}
 		}
 	})
@@ -69,7 +69,7 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 		for i, sub := range subs {
 			got := receive(t, sub, 3)
 			if !sameIDs(got, idRange(6, 8)) {
-				t.Errorf("subscriber %d received %v, want [6 7 8]", i, eventIDs(got))
+				t.Errorf("subscriber %d received %v, want [6 7 8]", i, IDs(got))
 			}
 			if got[0].Message != "line 6" {
 				t.Errorf("subscriber %d received message %q, want %q", i, got[0].Message, "line 6")
@@ -77,7 +77,7 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 		}
 		replay, _ := subscribe(t, bus, 0)
 		if !sameIDs(replay, idRange(1, 8)) {
-			t.Errorf("replay after Publish is %v, want 1..8", eventIDs(replay))
+			t.Errorf("replay after Publish is %v, want 1..8", IDs(replay))
 		}
 	})
 
@@ -115,7 +115,7 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 				len(got), BusStuckProbe)
 		}
 		if !sameIDs(got, idRange(1, uint64(len(got)))) {
-			t.Fatalf("stuck subscriber received %v, want a gapless prefix", eventIDs(got))
+			t.Fatalf("stuck subscriber received %v, want a gapless prefix", IDs(got))
 		}
 	})
 
@@ -140,12 +140,12 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 						select {
 						case e, ok := <-sub.Events():
 							if !ok {
-								t.Errorf("subscriber dropped after %v", eventIDs(got))
+								t.Errorf("subscriber dropped after %v", IDs(got))
 								return
 							}
 							got = append(got, *e)
 						case <-time.After(busTimeout):
-							t.Errorf("subscriber stalled after %v", eventIDs(got))
+							t.Errorf("subscriber stalled after %v", IDs(got))
 							return
 						}
 					}
@@ -153,7 +153,7 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 					// event after was published also gets the ones up to it.
 					if got[0].ID > after+1 || !sameIDs(got, idRange(got[0].ID, published)) {
 						t.Errorf("Subscribe(%d) replay+live = %v, want every ID from at most %d to %d once",
-							after, eventIDs(got), after+1, published)
+							after, IDs(got), after+1, published)
 					}
 				})
 			}
@@ -169,10 +169,10 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 		closed.Close()
 		bus.Publish(numberedEvents(1, 2)...)
 		if got := drain(t, closed); len(got) != 0 {
-			t.Errorf("closed subscription received %v", eventIDs(got))
+			t.Errorf("closed subscription received %v", IDs(got))
 		}
 		if got := receive(t, open, 2); !sameIDs(got, idRange(1, 2)) {
-			t.Errorf("open subscription received %v, want [1 2]", eventIDs(got))
+			t.Errorf("open subscription received %v, want [1 2]", IDs(got))
 		}
 	})
 
@@ -206,11 +206,11 @@ func receive(t *testing.T, sub ports.Subscription, n int) []core.Event {
 		select {
 		case e, ok := <-sub.Events():
 			if !ok {
-				t.Fatalf("subscription closed after %v, want %d events", eventIDs(got), n)
+				t.Fatalf("subscription closed after %v, want %d events", IDs(got), n)
 			}
 			got = append(got, *e)
 		case <-time.After(busTimeout):
-			t.Fatalf("received %v, still waiting for %d events", eventIDs(got), n)
+			t.Fatalf("received %v, still waiting for %d events", IDs(got), n)
 		}
 	}
 	return got

@@ -36,8 +36,8 @@ func numberedEvents(from, to uint64) []core.Event {
 	return events
 }
 
-// eventIDs returns the IDs of events, in order.
-func eventIDs(events []core.Event) []uint64 {
+// IDs returns the IDs of events, in order; adapters' own tests use it too.
+func IDs(events []core.Event) []uint64 {
 	ids := make([]uint64, len(events))
 	for i, e := range events {
 		ids[i] = e.ID
@@ -56,7 +56,7 @@ func idRange(from, to uint64) []uint64 {
 
 // sameIDs reports whether got holds exactly the IDs want, in order.
 func sameIDs(got []core.Event, want []uint64) bool {
-	return slices.Equal(eventIDs(got), want)
+	return slices.Equal(IDs(got), want)
 }
 
 // normalizeEvents strips what a round trip through JSON legitimately changes (monotonic

@@ -155,7 +155,7 @@ func Store(t *testing.T, open func(t *testing.T) ports.Store) {
 		wantRecord(t, s, launchedCluster(1))
 		_, afterAppend := mustUpdate(t, s, setTo(launchedCluster(2), progressEvents(6, 1)...))
 		if !sameIDs(afterAppend, idRange(6, 6)) {
-			t.Errorf("Update after Append numbered its event %v, want [6]", eventIDs(afterAppend))
+			t.Errorf("Update after Append numbered its event %v, want [6]", IDs(afterAppend))
 		}
 	})
 
@@ -168,7 +168,7 @@ func Store(t *testing.T, open func(t *testing.T) ports.Store) {
 			t.Fatalf("Append: %v", err)
 		}
 		if !sameIDs(got, idRange(1, 2)) {
-			t.Errorf("Append numbered %v, want [1 2]", eventIDs(got))
+			t.Errorf("Append numbered %v, want [1 2]", IDs(got))
 		}
 	})
 
@@ -357,7 +357,7 @@ func StoreDurable(t *testing.T, open func(t *testing.T, dir string) (ports.Store
 			wantEventIDs(t, s, 0, idRange(1, 4))
 			_, events := mustUpdate(t, s, setTo(launchedCluster(2), progressEvents(5, 1)...))
 			if !sameIDs(events, idRange(5, 5)) {
-				t.Errorf("after reopen Update numbered %v, want [5]", eventIDs(events))
+				t.Errorf("after reopen Update numbered %v, want [5]", IDs(events))
 			}
 		})
 	}
@@ -434,7 +434,7 @@ func wantEventIDs(t *testing.T, s ports.Store, after uint64, want []uint64) []co
 		t.Fatalf("Events(%d): %v", after, err)
 	}
 	if !sameIDs(got, want) {
-		t.Fatalf("Events(%d) has IDs %v, want %v", after, eventIDs(got), want)
+		t.Fatalf("Events(%d) has IDs %v, want %v", after, IDs(got), want)
 	}
 	return got
 }
@@ -447,6 +447,6 @@ func wantAppendIDs(t *testing.T, s ports.Store, want []uint64) {
 		t.Fatalf("Append: %v", err)
 	}
 	if !sameIDs(got, want) {
-		t.Fatalf("Append numbered %v, want %v", eventIDs(got), want)
+		t.Fatalf("Append numbered %v, want %v", IDs(got), want)
 	}
 }
