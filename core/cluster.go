@@ -3,9 +3,13 @@
 // (time comes in as an argument), standard library only, so it also builds for WebAssembly.
 package core
 
-import "time"
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
 
-// ClusterStatus is the lifecycle status skygate reports for its one cluster.
+// ClusterStatus is the lifecycle status skygate reports for a cluster.
 type ClusterStatus string
 
 const (
@@ -59,14 +63,31 @@ func AllActions() []Action {
 	return []Action{ActionLaunch, ActionStop, ActionStart, ActionDestroy}
 }
 
-// Cluster is the record skygate keeps of its one cluster.
+// Desired is what the user last asked a cluster to be; recovery drives toward it.
+type Desired string
+
+const (
+	DesiredNone    Desired = ""        // nothing asked yet (or followed from sky at rest)
+	DesiredUp      Desired = "up"      // launch or start
+	DesiredStopped Desired = "stopped" // stop
+	DesiredAbsent  Desired = "absent"  // destroy
+)
+
+// desiredBy is the intent each action records.
+var desiredBy = map[Action]Desired{
+	ActionLaunch: DesiredUp, ActionStart: DesiredUp, ActionStop: DesiredStopped, ActionDestroy: DesiredAbsent,
+}
+
+// Cluster is the record skygate keeps of one cluster.
 type Cluster struct {
-	Name         string        `json:"name"`
-	Status       ClusterStatus `json:"status"`
-	Cloud        string        `json:"cloud,omitempty"`
-	Region       string        `json:"region,omitempty"`
-	InstanceType string        `json:"instance_type,omitempty"`
-	IP           string        `json:"ip,omitempty"`
+	Name   string        `json:"name"`
+	Status ClusterStatus `json:"status"`
+	// Desired is what the user last asked for, beside Status (what sky last said).
+	Desired      Desired `json:"desired,omitempty"`
+	Cloud        string  `json:"cloud,omitempty"`
+	Region       string  `json:"region,omitempty"`
+	InstanceType string  `json:"instance_type,omitempty"`
+	IP           string  `json:"ip,omitempty"`
 	// LaunchedAt is when the cluster last came up; zero when it is not up or never was.
 	LaunchedAt time.Time `json:"launched_at,omitzero"`
 	Error      string    `json:"error,omitempty"`
@@ -82,11 +103,32 @@ type Cluster struct {
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
-// NoCluster is the record of a service that has never launched anything.
-func NoCluster() Cluster { return Cluster{Status: StatusNoServer} }
+// NoCluster is the record of a name that has no cluster (never launched, or destroyed).
+func NoCluster(name string) Cluster { return Cluster{Name: name, Status: StatusNoServer} }
 
 // Exists reports whether the record describes a cluster (anything but no_server).
 func (c Cluster) Exists() bool { return c.Status != StatusNoServer && c.Status != "" }
+
+// OperationKey names an operation's supervised sky run: the cluster and the operation's
+// number, unique over the life of a state dir because a record's OperationID never goes
+// back, not even when the cluster is destroyed.
+func (c Cluster) OperationKey() string {
+	return fmt.Sprintf("%s.%d", c.Name, c.OperationID)
+}
+
+// clusterNameRE is SkyPilot's own cluster-name rule: CLUSTER_NAME_VALID_REGEX in
+// sky/skylet/constants.py, enforced by check_cluster_name_is_valid in
+// sky/utils/common_utils.py. skygate also caps the length at 63, the longest name every
+// cloud accepts as a resource label.
+var clusterNameRE = regexp.MustCompile(`^[a-zA-Z]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$`)
+
+// ValidateClusterName checks a cluster name; its error is KindInvalid keyed by key.
+func ValidateClusterName(key, name string) error {
+	if len(name) > 63 || !clusterNameRE.MatchString(name) {
+		return Errorf(KindInvalid, key, "cluster name %q is invalid: it must match %s (letters, digits, '-', '_' and '.', starting with a letter and ending with a letter or digit) and be at most 63 characters", truncate(name, 64), clusterNameRE)
+	}
+	return nil
+}
 
 // LaunchRequest is what a client may ask of a launch; empty fields mean "auto".
 type LaunchRequest struct {

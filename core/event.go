@@ -20,7 +20,9 @@ func AllEventTypes() []EventType {
 // Event is one entry of the event log. ID is assigned by the event log when it is appended
 // and grows across restarts; zero means "not yet appended".
 type Event struct {
-	ID        uint64        `json:"id"`
+	ID uint64 `json:"id"`
+	// Cluster names the cluster the event is about.
+	Cluster   string        `json:"cluster,omitempty"`
 	Type      EventType     `json:"type"`
 	Timestamp time.Time     `json:"timestamp"`
 	Message   string        `json:"message"`
@@ -28,6 +30,9 @@ type Event struct {
 	// OperationID ties the event to the operation it reports on (0: none), so a new
 	// subscriber can be given the events of the operation in flight.
 	OperationID uint64 `json:"operation_id,omitempty"`
+	// Offset is, on a progress event, where its run's output continues after the line,
+	// so following the run after a restart resumes with the next line.
+	Offset int64 `json:"offset,omitempty"`
 }
 
 // ProgressEvent is one cleaned line of `sky` output.

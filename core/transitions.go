@@ -30,8 +30,6 @@ type Request struct {
 	Action Action
 	// Launch is the validated launch request (ActionLaunch only).
 	Launch LaunchRequest
-	// ClusterName names the cluster a launch creates.
-	ClusterName string
 }
 
 // Decision is the result of a transition: the new record and the events that announce it.
@@ -41,11 +39,14 @@ type Decision struct {
 	// Cancels is true when the operation in flight must be cancelled before the new one
 	// runs (a destroy during provisioning, stopping or starting).
 	Cancels bool
+	// Run, when set, is the action whose sky run must now be started as the record's
+	// operation (Cluster.OperationID).
+	Run Action
 }
 
 // Decide applies a request to the record. It returns the new record (with a new operation
-// in flight) and its status event, or a typed error: not found when there is no cluster to
-// act on, conflict when the status forbids the request.
+// in flight and the user's intent) and its status event, or a typed error: not found when
+// there is no cluster to act on, conflict when the status forbids the request.
 func Decide(rec Cluster, req Request, now time.Time) (Decision, error) {
 	if rec.Status == "" {
 		rec.Status = StatusNoServer
@@ -56,12 +57,12 @@ func Decide(rec Cluster, req Request, now time.Time) (Decision, error) {
 	}
 	next := rec
 	next.Status = to
+	next.Desired = desiredBy[req.Action]
 	next.Operation = req.Action
 	next.OperationID = rec.OperationID + 1
 	next.Error = ""
 	next.UpdatedAt = now.UTC()
 	if req.Action == ActionLaunch {
-		next.Name = req.ClusterName
 		next.Launch = req.Launch
 		next.Cloud = req.Launch.Cloud
 		next.Region = req.Launch.Region
@@ -70,7 +71,18 @@ func Decide(rec Cluster, req Request, now time.Time) (Decision, error) {
 		next.LaunchedAt = time.Time{}
 	}
 	ev := StatusEvent(now, next.OperationID, to, fmt.Sprintf("%s requested: cluster %s is %s", req.Action, next.Name, to))
-	return Decision{Cluster: next, Events: []Event{ev}, Cancels: rec.Status.InFlight()}, nil
+	return Decision{Cluster: next, Events: []Event{ev}, Cancels: rec.Status.InFlight(), Run: req.Action}, nil
+}
+
+// redo carries on with an operation that a restart cut off while sky had not yet reached
+// the user's intent: the same status, a new operation (so its run has a key of its own).
+func redo(rec Cluster, action Action, observed ClusterStatus, now time.Time) Decision {
+	next := rec
+	next.Operation = action
+	next.OperationID = rec.OperationID + 1
+	next.UpdatedAt = now.UTC()
+	msg := fmt.Sprintf("sky reports cluster %s as %s; carrying on with %s", rec.Name, observed, action)
+	return Decision{Cluster: next, Events: []Event{ProgressEvent(now, next.OperationID, msg)}, Run: action}
 }
 
 func refusal(rec Cluster, action Action) *Error {
@@ -149,11 +161,17 @@ func Complete(rec Cluster, out Outcome, now time.Time) Decision {
 	case kept:
 		msg := failureMessage(action, out.Message, fmt.Sprintf("cluster is %s", observed))
 		next = settle(next, observed, out.IP, now)
+		if observed != StatusNoServer {
+			// The record says both what sky reports and what failed.
+			next.Error = msg
+		}
 		verdict = ErrorEvent(now, rec.OperationID, msg)
 	default:
 		msg := failureMessage(action, out.Message, "sky could not report the cluster's status")
 		next.Status = StatusError
 		next.Error = msg
+		next.IP = ""
+		next.LaunchedAt = time.Time{}
 		verdict = ErrorEvent(now, rec.OperationID, msg)
 	}
 	events := []Event{StatusEvent(now, rec.OperationID, next.Status, statusMessage(rec.Name, next.Status)), verdict}
@@ -226,9 +244,10 @@ func settle(rec Cluster, s ClusterStatus, ip string, now time.Time) Cluster {
 	case StatusStopped:
 		rec.Error = ""
 		rec.IP = ""
+		rec.LaunchedAt = time.Time{}
 	case StatusNoServer:
 		op := rec.OperationID
-		rec = NoCluster()
+		rec = NoCluster(rec.Name)
 		rec.OperationID = op
 	}
 	rec.UpdatedAt = now.UTC()
@@ -236,39 +255,56 @@ func settle(rec Cluster, s ClusterStatus, ip string, now time.Time) Cluster {
 }
 
 // Observe reconciles the record with what `sky status --refresh` reports when no `sky`
-// child of this process is running an operation: at start-up for an operation cut off by a
-// restart, and in the background refresh of a cluster at rest.
+// run of this process carries an operation out: after a restart for an operation whose
+// supervised run is lost, in the background refresh, and on an explicit refresh.
 //
-// In flight: UP → running, STOPPED → stopped, absent → no_server (error if it was a launch
-// that never came up), INIT/PENDING/AUTOSTOPPING → unchanged with pollAgain set, so the
-// caller polls until sky settles. At rest: the record follows sky (autostop, preemption,
-// a `sky down` by hand); an error record stays error unless sky shows the cluster settled.
+// In flight, it drives toward the user's intent: a destroy or stop that sky has not yet
+// carried out is run again (Run is set; an interrupted destroy is finished, never undone);
+// INIT/PENDING/AUTOSTOPPING leave the record unchanged with pollAgain set, so the caller
+// polls until sky settles; otherwise the operation is settled by what sky reports (absent
+// after a launch is an error). At rest, the record follows sky (autostop, preemption, a
+// `sky down` by hand), and the intent follows with it; an error record stays error while
+// sky does not know the cluster, unless the user asked for it to be gone. With no cluster,
+// a cluster sky reports settled under the name is adopted.
 func Observe(rec Cluster, sc SkyCluster, ip string, now time.Time) (d Decision, pollAgain bool) {
-	if !rec.Exists() {
-		return Decision{Cluster: rec}, false
-	}
 	observed := observedStatus(sc)
 	if sc.Found && !sc.Status.Settled() {
 		return Decision{Cluster: rec}, rec.Status.InFlight()
 	}
-	if rec.Status == StatusError && observed == StatusNoServer {
-		return Decision{Cluster: rec}, false
+	if !rec.Exists() {
+		if !sc.Found {
+			return Decision{Cluster: rec}, false
+		}
+		next := settle(withObservation(rec, sc), observed, ip, now)
+		next.Desired = desiredOf(observed)
+		msg := fmt.Sprintf("cluster %s is %s (found by sky status)", rec.Name, observed)
+		return Decision{Cluster: next, Events: []Event{StatusEvent(now, rec.OperationID, observed, msg)}}, false
 	}
 	if rec.Status.InFlight() {
-		out := Outcome{OperationID: rec.OperationID, Observed: &sc, IP: ip}
 		if rec.Operation == "" {
 			// A record from before operations were tracked: treat it as its own operation.
 			rec.Operation = inFlightAction(rec.Status)
 		}
+		switch {
+		case rec.Desired == DesiredAbsent && sc.Found:
+			return redo(rec, ActionDestroy, observed, now), false
+		case rec.Desired == DesiredStopped && observed == StatusRunning:
+			return redo(rec, ActionStop, observed, now), false
+		}
+		out := Outcome{OperationID: rec.OperationID, Observed: &sc, IP: ip}
 		if rec.Operation == ActionLaunch && observed == StatusNoServer {
 			out.Message = "the launch was interrupted before the cluster came up"
 		}
 		return Complete(rec, out, now), false
 	}
+	if rec.Status == StatusError && observed == StatusNoServer && rec.Desired != DesiredAbsent {
+		return Decision{Cluster: rec}, false
+	}
 	if observed == rec.Status && (observed != StatusRunning || ip == "" || ip == rec.IP) {
 		return Decision{Cluster: rec}, false
 	}
 	next := settle(withObservation(rec, sc), observed, ip, now)
+	next.Desired = desiredOf(observed)
 	msg := fmt.Sprintf("cluster %s is %s (reported by sky status)", rec.Name, observed)
 	if observed == StatusNoServer {
 		msg = fmt.Sprintf("cluster %s no longer exists (reported by sky status)", rec.Name)
@@ -277,6 +313,19 @@ func Observe(rec Cluster, sc SkyCluster, ip string, now time.Time) (d Decision, 
 		return Decision{Cluster: next}, false
 	}
 	return Decision{Cluster: next, Events: []Event{StatusEvent(now, rec.OperationID, observed, msg)}}, false
+}
+
+// desiredOf is the intent that matches a status sky reports at rest.
+func desiredOf(s ClusterStatus) Desired {
+	switch s {
+	case StatusRunning:
+		return DesiredUp
+	case StatusStopped:
+		return DesiredStopped
+	case StatusNoServer:
+		return DesiredAbsent
+	}
+	return DesiredNone
 }
 
 func inFlightAction(s ClusterStatus) Action {

@@ -57,10 +57,7 @@ func TestDecideEveryCell(t *testing.T) {
 	for _, tc := range designTable {
 		t.Run(string(tc.from)+"/"+string(tc.action), func(t *testing.T) {
 			rec := Cluster{Name: "c1", Status: tc.from, OperationID: 7, Error: "old"}
-			if tc.from == StatusNoServer {
-				rec.Name = ""
-			}
-			d, err := Decide(rec, Request{Action: tc.action, ClusterName: "c1"}, t0)
+			d, err := Decide(rec, Request{Action: tc.action}, t0)
 			if tc.kind != 0 {
 				de, ok := AsError(err)
 				if !ok || de.Kind != tc.kind || de.Key != KeyCluster {
@@ -81,6 +78,9 @@ func TestDecideEveryCell(t *testing.T) {
 			if len(d.Events) != 1 || d.Events[0].Type != EventStatus || d.Events[0].Status != tc.to || d.Events[0].OperationID != 8 {
 				t.Fatalf("events = %+v", d.Events)
 			}
+			if d.Run != tc.action || c.Desired != desiredBy[tc.action] || c.Desired == DesiredNone {
+				t.Errorf("run = %q desired = %q", d.Run, c.Desired)
+			}
 			if d.Cancels != tc.from.InFlight() {
 				t.Errorf("Cancels = %v, want %v", d.Cancels, tc.from.InFlight())
 			}
@@ -89,8 +89,8 @@ func TestDecideEveryCell(t *testing.T) {
 }
 
 func TestDecideLaunchTakesRequest(t *testing.T) {
-	rec := Cluster{Name: "old", Status: StatusError, IP: "1.2.3.4", LaunchedAt: t0, Error: "boom"}
-	req := Request{Action: ActionLaunch, ClusterName: "c1", Launch: LaunchRequest{Cloud: "aws", Region: "us-east-1", InstanceType: "m5.xlarge"}}
+	rec := Cluster{Name: "c1", Status: StatusError, IP: "1.2.3.4", LaunchedAt: t0, Error: "boom"}
+	req := Request{Action: ActionLaunch, Launch: LaunchRequest{Cloud: "aws", Region: "us-east-1", InstanceType: "m5.xlarge"}}
 	d, err := Decide(rec, req, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -129,14 +129,14 @@ func TestComplete(t *testing.T) {
 		{"launch failed, cluster INIT", StatusProvisioning, ActionLaunch, Outcome{RunFailed: true, Observed: found(SkyInit), Message: "setup failed"}, StatusError, EventError, "setup failed"},
 		{"launch cut off, absent", StatusProvisioning, ActionLaunch, Outcome{Observed: absent}, StatusError, EventError, "Failed to launch"},
 		{"stop ok", StatusStopping, ActionStop, Outcome{Observed: found(SkyStopped)}, StatusStopped, EventComplete, ""},
-		{"stop unsupported", StatusStopping, ActionStop, Outcome{Observed: found(SkyUp), Message: "Stopping is currently not supported for Kubernetes."}, StatusRunning, EventError, ""},
+		{"stop unsupported", StatusStopping, ActionStop, Outcome{Observed: found(SkyUp), Message: "Stopping is currently not supported for Kubernetes."}, StatusRunning, EventError, "not supported for Kubernetes"},
 		{"stop, status unknown", StatusStopping, ActionStop, Outcome{Message: "boom"}, StatusError, EventError, "boom"},
 		{"stop, cluster gone", StatusStopping, ActionStop, Outcome{Observed: absent}, StatusNoServer, EventError, ""},
 		{"start ok", StatusStarting, ActionStart, Outcome{Observed: found(SkyUp), IP: "4.4.4.4"}, StatusRunning, EventComplete, ""},
-		{"start failed, still stopped", StatusStarting, ActionStart, Outcome{RunFailed: true, Observed: found(SkyStopped), Message: "capacity"}, StatusStopped, EventError, ""},
+		{"start failed, still stopped", StatusStarting, ActionStart, Outcome{RunFailed: true, Observed: found(SkyStopped), Message: "capacity"}, StatusStopped, EventError, "Failed to start: capacity"},
 		{"start, INIT", StatusStarting, ActionStart, Outcome{Observed: found(SkyInit)}, StatusError, EventError, "Failed to start"},
 		{"destroy ok", StatusDestroying, ActionDestroy, Outcome{Observed: absent}, StatusNoServer, EventComplete, ""},
-		{"destroy failed, still up", StatusDestroying, ActionDestroy, Outcome{Observed: found(SkyUp), Message: "Terminating failed"}, StatusRunning, EventError, ""},
+		{"destroy failed, still up", StatusDestroying, ActionDestroy, Outcome{Observed: found(SkyUp), Message: "Terminating failed"}, StatusRunning, EventError, "Failed to destroy: Terminating failed"},
 		{"destroy failed, unknown", StatusDestroying, ActionDestroy, Outcome{}, StatusError, EventError, "could not report"},
 	}
 	for _, tc := range cases {
@@ -172,11 +172,15 @@ func TestComplete(t *testing.T) {
 					t.Errorf("cloud = %q, want the observed aws", c.Cloud)
 				}
 			case StatusStopped:
+				if c.IP != "" || !c.LaunchedAt.IsZero() {
+					t.Errorf("stopped record keeps ip %q or launched_at %v", c.IP, c.LaunchedAt)
+				}
+			case StatusError:
 				if c.IP != "" {
-					t.Errorf("stopped record keeps ip %q", c.IP)
+					t.Errorf("error record keeps ip %q", c.IP)
 				}
 			case StatusNoServer:
-				if c.Name != "" || c.Cloud != "" || c.Region != "" || c.IP != "" || c.OperationID != 3 {
+				if c.Name != "c1" || c.Cloud != "" || c.Region != "" || c.IP != "" || c.OperationID != 3 {
 					t.Errorf("no_server record = %+v", c)
 				}
 			}
@@ -221,19 +225,33 @@ func TestObserve(t *testing.T) {
 		{"stopped, started by hand", Cluster{Status: StatusStopped}, *found(SkyUp), StatusRunning, false, 1},
 		{"error, absent stays error", Cluster{Status: StatusError, Error: "quota"}, absent, StatusError, false, 0},
 		{"error, UP recovers", Cluster{Status: StatusError, Error: "quota"}, *found(SkyUp), StatusRunning, false, 1},
-		{"no_server ignored", NoCluster(), *found(SkyUp), StatusNoServer, false, 0},
+		{"no_server adopts UP", NoCluster("c1"), *found(SkyUp), StatusRunning, false, 1},
+		{"no_server adopts STOPPED", NoCluster("c1"), *found(SkyStopped), StatusStopped, false, 1},
+		{"no_server ignores INIT", NoCluster("c1"), *found(SkyInit), StatusNoServer, false, 0},
+		{"no_server, absent", NoCluster("c1"), absent, StatusNoServer, false, 0},
+		{"error after destroy, absent is gone", Cluster{Status: StatusError, Desired: DesiredAbsent, Error: "x"}, absent, StatusNoServer, false, 1},
+		{"destroying, UP carries on", Cluster{Status: StatusDestroying, Desired: DesiredAbsent, Operation: ActionDestroy, OperationID: 3}, *found(SkyUp), StatusDestroying, false, 1},
+		{"destroying, STOPPED carries on", Cluster{Status: StatusDestroying, Desired: DesiredAbsent, Operation: ActionDestroy, OperationID: 3}, *found(SkyStopped), StatusDestroying, false, 1},
+		{"stopping, UP carries on", Cluster{Status: StatusStopping, Desired: DesiredStopped, Operation: ActionStop, OperationID: 3}, *found(SkyUp), StatusStopping, false, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.rec.Exists() {
-				tc.rec.Name = "c1"
-			}
+			tc.rec.Name = "c1"
 			d, poll := Observe(tc.rec, tc.sc, "2.2.2.2", t0)
+			if tc.rec.Status.InFlight() && d.Cluster.Status == tc.rec.Status && !poll {
+				// Carrying on: a new operation whose run the caller starts.
+				if d.Run == "" || d.Cluster.OperationID != tc.rec.OperationID+1 || d.Cluster.Operation != d.Run {
+					t.Fatalf("carry-on decision = %+v", d)
+				}
+			}
 			if d.Cluster.Status != tc.want || poll != tc.poll || len(d.Events) != tc.nEvents {
 				t.Fatalf("got %s poll=%v events=%+v, want %s poll=%v %d events", d.Cluster.Status, poll, d.Events, tc.want, tc.poll, tc.nEvents)
 			}
 			if d.Cluster.Status == StatusRunning && tc.rec.Status != StatusRunning && d.Cluster.IP != "2.2.2.2" {
 				t.Errorf("ip = %q", d.Cluster.IP)
+			}
+			if d.Cluster.Name != "c1" {
+				t.Errorf("name = %q", d.Cluster.Name)
 			}
 			if d.Cluster.Status == StatusError && d.Cluster.Error == "" {
 				t.Errorf("error record without message")
