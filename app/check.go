@@ -20,19 +20,38 @@ type CheckInfo struct {
 	CheckedAt    time.Time
 }
 
-// Check returns the cached result of `sky --version` and `sky check`, running them when
-// the cache is empty, older than the TTL, or refresh is asked. Concurrent runs are shared.
+// Check returns the result of `sky --version` and `sky check`. Without refresh a cached
+// result is returned at once; one older than the TTL is still returned, while a new
+// check runs in the background, so no request waits on a slow `sky check` except on a
+// service that never checked. Concurrent runs are shared.
 func (s *Service) Check(ctx context.Context, refresh bool) (CheckInfo, error) {
 	if !refresh {
-		if info, ok := s.cachedCheck(); ok {
+		if info, fresh, ok := s.cachedCheck(); ok {
+			if !fresh {
+				go func() { _, _ = s.runSharedCheck(s.base) }()
+			}
 			return info, nil
 		}
 	}
-	v, err, _ := s.flight.Do("check", func() (any, error) {
-		info, err := s.runCheck(context.WithoutCancel(ctx))
+	return s.runSharedCheck(ctx)
+}
+
+// CheckAge is how old the cached check is (false when there is none).
+func (s *Service) CheckAge() (time.Duration, bool) {
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	if !s.hasCheck {
+		return 0, false
+	}
+	return s.clock.Now().Sub(s.checked.CheckedAt), true
+}
+
+func (s *Service) runSharedCheck(ctx context.Context) (CheckInfo, error) {
+	v, err := s.shared(ctx, "check", func(ctx context.Context) (any, error) {
+		info, err := s.runCheck(ctx)
 		if err == nil {
 			s.checkMu.Lock()
-			s.checked, s.checkAt, s.hasCheck = info, info.CheckedAt, true
+			s.checked, s.hasCheck = info, true
 			s.checkMu.Unlock()
 		}
 		return info, err
@@ -43,49 +62,46 @@ func (s *Service) Check(ctx context.Context, refresh bool) (CheckInfo, error) {
 	return v.(CheckInfo), nil
 }
 
-func (s *Service) cachedCheck() (CheckInfo, bool) {
+func (s *Service) cachedCheck() (info CheckInfo, fresh, ok bool) {
 	s.checkMu.Lock()
 	defer s.checkMu.Unlock()
-	if !s.hasCheck || s.clock.Now().Sub(s.checkAt) >= s.cfg.CheckTTL {
-		return CheckInfo{}, false
+	if !s.hasCheck {
+		return CheckInfo{}, false, false
 	}
-	return s.checked, true
+	return s.checked, s.clock.Now().Sub(s.checked.CheckedAt) < s.cfg.CheckTTL, true
 }
 
 func (s *Service) runCheck(ctx context.Context) (CheckInfo, error) {
 	info := CheckInfo{Enabled: []string{}, Disabled: map[string]string{}, CheckedAt: s.clock.Now()}
-	res, err := s.runner.Version(ctx)
+	v, err := s.runner.Version(ctx)
 	if errors.Is(err, ports.ErrSkyNotFound) {
 		return info, nil
 	}
 	if err != nil {
 		return CheckInfo{}, err
 	}
-	info.SkyInstalled = true
-	if v, err := core.ParseVersion(res.Stdout + "\n" + res.Stderr); err == nil {
-		info.Version = v
-	} else {
-		s.log.Warn().Err(err).Msg("unreadable sky version; assuming the oldest output forms")
-	}
-	res, err = s.runner.Check(ctx, info.Version.HasJSONOutput())
-	if err == nil && info.Version.HasJSONOutput() && res.ExitCode == usageErrorExit {
-		res, err = s.runner.Check(ctx, false) // a 0.12 build without -o json
-	}
+	info.SkyInstalled, info.Version = true, v
+	result, err := s.runner.Check(ctx)
 	if errors.Is(err, ports.ErrSkyNotFound) {
 		return CheckInfo{Enabled: []string{}, Disabled: map[string]string{}, CheckedAt: info.CheckedAt}, nil
 	}
 	if err != nil {
-		return CheckInfo{}, err
-	}
-	result, perr := core.ParseCheck(res.Stdout)
-	if res.ExitCode != 0 || perr != nil {
-		return CheckInfo{}, core.Errorf(core.KindUpstream, core.KeySky, "sky check failed: %s", core.ExtractError(res.Stderr, res.Stdout))
+		if _, ok := core.AsError(err); ok || ctx.Err() != nil {
+			return CheckInfo{}, err
+		}
+		return CheckInfo{}, core.Errorf(core.KindUpstream, core.KeySky, "sky check failed: %v", err)
 	}
 	info.Enabled = append(info.Enabled, result.Enabled...)
 	for cloud, reason := range result.Disabled {
 		info.Disabled[cloud] = reason
 	}
 	return info, nil
+}
+
+func (s *Service) knownVersion() core.Version {
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	return s.checked.Version
 }
 
 // readyFor tells whether a launch on cloud ("" for any) can go ahead, as a

@@ -4,144 +4,277 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
 )
 
-// Status returns the record. With refresh it first reconciles the record with
-// `sky status --refresh`, unless this process is carrying out an operation (its outcome
-// will settle the record); concurrent refreshes share one sky run.
-func (s *Service) Status(ctx context.Context, refresh bool) (core.Cluster, error) {
+// ClusterView is one cluster as the fleet listing shows it.
+type ClusterView struct {
+	core.Cluster
+	// Default marks the seed contract's cluster.
+	Default bool
+}
+
+// Status returns name's record. With refresh it first reconciles the record with
+// `sky status --refresh`, unless this process is carrying out an operation of it (its
+// outcome will settle the record); a cluster sky has under a name with no record is
+// adopted. Concurrent refreshes share one sky run.
+func (s *Service) Status(ctx context.Context, name string, refresh bool) (core.Cluster, error) {
+	if err := core.ValidateClusterName(pathName, name); err != nil {
+		return core.Cluster{}, err
+	}
 	if refresh {
-		if err := s.reconcile(ctx); err != nil {
+		if err := s.refresh(ctx, []string{name}); err != nil {
 			return core.Cluster{}, err
 		}
 	}
-	return s.store.Load(ctx)
+	return s.store.Load(ctx, name)
 }
 
-// reconcile asks sky for the truth and applies it with core.Observe when no operation of
-// this process is running (its outcome will settle the record). Concurrent calls share
-// one sky run.
-func (s *Service) reconcile(ctx context.Context) error {
-	_, err, _ := s.flight.Do("reconcile", func() (any, error) {
-		return nil, s.reconcileOnce(context.WithoutCancel(ctx))
+// Clusters lists every managed cluster, sorted by name: each that exists, and the
+// default cluster always. With refresh they are first reconciled with one
+// `sky status --refresh`.
+func (s *Service) Clusters(ctx context.Context, refresh bool) ([]ClusterView, error) {
+	if refresh {
+		names, err := s.managedNames(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.refresh(ctx, names); err != nil {
+			return nil, err
+		}
+	}
+	recs, err := s.store.Clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]ClusterView, 0, len(recs)+1)
+	sawDefault := false
+	for _, r := range recs {
+		isDefault := r.Name == s.cfg.DefaultCluster
+		sawDefault = sawDefault || isDefault
+		if r.Exists() || isDefault {
+			views = append(views, ClusterView{Cluster: r, Default: isDefault})
+		}
+	}
+	if !sawDefault {
+		views = append(views, ClusterView{Cluster: core.NoCluster(s.cfg.DefaultCluster), Default: true})
+		slices.SortFunc(views, func(a, b ClusterView) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return views, nil
+}
+
+// managedNames are the names sky is asked about: every cluster that exists, and the
+// default one (so a cluster sky has under it is adopted), sorted.
+func (s *Service) managedNames(ctx context.Context) ([]string, error) {
+	recs, err := s.store.Clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := []string{s.cfg.DefaultCluster}
+	for _, r := range recs {
+		if r.Exists() && r.Name != s.cfg.DefaultCluster {
+			names = append(names, r.Name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// refresh reconciles names with sky; concurrent calls for the same names share one run.
+func (s *Service) refresh(ctx context.Context, names []string) error {
+	_, err := s.shared(ctx, "status:"+strings.Join(names, " "), func(ctx context.Context) (any, error) {
+		return nil, s.reconcile(ctx, names)
 	})
 	return err
 }
 
-func (s *Service) reconcileOnce(ctx context.Context) error {
-	rec, err := s.store.Load(ctx)
-	if err != nil || !rec.Exists() || s.busy() {
-		return err
+// reconcile asks one `sky status --refresh` about names and applies each answer with
+// core.Observe to the clusters this process is not carrying an operation out for.
+func (s *Service) reconcile(ctx context.Context, names []string) error {
+	before := make(map[string]core.Cluster, len(names))
+	var ask []string
+	for _, name := range names {
+		if s.busy(name) {
+			continue
+		}
+		rec, err := s.store.Load(ctx, name)
+		if err != nil {
+			return err
+		}
+		before[name] = rec
+		ask = append(ask, name)
 	}
-	sc, err := s.observeStrict(ctx, true)
-	if err != nil {
-		return err
-	}
-	ip := s.headIP(ctx, sc)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.current != nil {
+	if len(ask) == 0 {
 		return nil
 	}
-	now, err := s.store.Load(ctx)
-	if err != nil || now.OperationID != rec.OperationID || now.Status != rec.Status {
-		return err // changed while sky was asked; the change is newer than the answer
+	answers, err := s.runner.Status(ctx, ask, true)
+	if err != nil {
+		return skyError(err)
 	}
-	d, _ := core.Observe(now, sc, ip, s.clock.Now())
-	if len(d.Events) == 0 && d.Cluster == now {
+	for _, name := range ask {
+		if err := s.observe(ctx, before[name], answers[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// observe applies what sky reported about a cluster at rest, unless the record changed
+// while sky was asked (the change is newer than the answer).
+func (s *Service) observe(ctx context.Context, asked core.Cluster, sc core.SkyCluster) error {
+	ip := asked.IP
+	if sc.Found && sc.Status == core.SkyUp && (asked.Status != core.StatusRunning || ip == "" || sc.HeadIP != "") {
+		// Only a cluster that came up asks sky for its address: a refresh of a fleet
+		// at rest stays one sky run.
+		ip = s.headIP(ctx, asked.Name, sc)
+	}
+	cs := s.cluster(asked.Name)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.current != nil {
 		return nil
 	}
-	_, err = s.apply(ctx, d)
-	return err
-}
-
-func (s *Service) busy() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.current != nil
-}
-
-// observe asks `sky status` about the cluster and reports false when sky could not tell.
-func (s *Service) observe(ctx context.Context, refresh bool) (core.SkyCluster, bool) {
-	sc, err := s.observeStrict(ctx, refresh)
-	if err != nil {
-		s.log.Warn().Err(err).Msg("sky status could not tell the cluster's status")
-		return core.SkyCluster{}, false
+	rec, err := s.store.Load(ctx, asked.Name)
+	if err != nil || rec.OperationID != asked.OperationID || rec.Status != asked.Status {
+		return err
 	}
-	return sc, true
+	d, _ := core.Observe(rec, sc, ip, s.clock.Now())
+	if len(d.Events) == 0 && d.Cluster == rec {
+		return nil
+	}
+	if _, err := s.apply(ctx, rec.Name, d); err != nil {
+		return err
+	}
+	if d.Run != "" {
+		s.startLocked(cs, d.Cluster, ports.LaunchSpec{})
+	}
+	return nil
 }
 
-// observeStrict asks `sky status` about the cluster; -o json is used where sky has it.
-func (s *Service) observeStrict(ctx context.Context, refresh bool) (core.SkyCluster, error) {
-	opts := ports.StatusOptions{Refresh: refresh, JSON: s.knownVersion().HasJSONOutput()}
-	res, err := s.runner.Status(ctx, s.cfg.ClusterName, opts)
-	if err == nil && opts.JSON && res.ExitCode == usageErrorExit {
-		// A build that reports 0.12 without -o json: the table says the same.
-		opts.JSON = false
-		res, err = s.runner.Status(ctx, s.cfg.ClusterName, opts)
-	}
+// skyError makes a runner's failure a domain error for the HTTP answer.
+func skyError(err error) error {
 	if errors.Is(err, ports.ErrSkyNotFound) {
-		return core.SkyCluster{}, skyMissing()
+		return skyMissing()
 	}
-	if err != nil {
-		return core.SkyCluster{}, err
+	if _, ok := core.AsError(err); ok || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
-	if res.ExitCode != 0 {
-		return core.SkyCluster{}, core.Errorf(core.KindUpstream, core.KeySky, "sky status failed: %s", core.ExtractError(res.Stderr, res.Stdout))
-	}
-	sc, err := core.ParseStatus(res.Stdout, s.cfg.ClusterName)
-	if err != nil {
-		return core.SkyCluster{}, core.Errorf(core.KindUpstream, core.KeySky, "reading sky status: %v", err)
-	}
-	return sc, nil
+	return core.Errorf(core.KindUpstream, core.KeySky, "sky status failed: %v", err)
 }
-
-// usageErrorExit is click's exit code for an unknown option.
-const usageErrorExit = 2
 
 func skyMissing() error {
 	return core.Errorf(core.KindDependencyMissing, core.KeySky, "SkyPilot is not installed: the sky command was not found")
 }
 
-// recoverInFlight follows an operation that a restart cut off: it polls sky until sky
-// settles, then settles the record. The follower counts as the operation in flight, so a
-// destroy cancels it like any other.
-func (s *Service) recoverInFlight() {
-	s.mu.Lock()
-	rec, err := s.store.Load(s.base)
-	if err != nil || !rec.Status.InFlight() || s.current != nil {
-		s.mu.Unlock()
+// resumeAll follows every operation that a restart cut off, and reconciles the clusters
+// at rest (adopting one sky has under the default name).
+func (s *Service) resumeAll() {
+	recs, err := s.store.Clusters(s.base)
+	if err != nil {
+		s.log.Error().Err(err).Msg("loading the records at start failed")
 		return
 	}
-	op, ctx := newOperation(s.base, rec.OperationID, rec.Operation)
-	s.current = op
-	s.mu.Unlock()
-	s.log.Info().Str("status", string(rec.Status)).Msg("reconciling an operation cut off by a restart")
-	close(op.exited) // no child of this process runs it
-	defer close(op.finished)
-	defer s.release(op)
+	atRest := []string{s.cfg.DefaultCluster}
+	for _, rec := range recs {
+		switch {
+		case rec.Status.InFlight():
+			s.resume(rec)
+		case rec.Exists() && rec.Name != s.cfg.DefaultCluster:
+			atRest = append(atRest, rec.Name)
+		}
+	}
+	slices.Sort(atRest)
+	if err := s.refresh(s.base, atRest); err != nil && s.base.Err() == nil {
+		s.log.Warn().Err(err).Msg("reconciling the clusters at start failed")
+	}
+}
+
+// resume follows an operation of rec that a restart cut off: its supervised run is
+// re-attached (its log followed from the last line published) or settled from how it
+// ended; with no run to find, sky is polled until it settles.
+func (s *Service) resume(rec core.Cluster) {
+	cs := s.cluster(rec.Name)
+	cs.mu.Lock()
+	if cs.current != nil {
+		cs.mu.Unlock()
+		return
+	}
+	op, ctx := newOperation(s.base, rec)
+	cs.current = op
+	cs.mu.Unlock()
+	s.log.Info().Str("cluster", rec.Name).Str("status", string(rec.Status)).Msg("resuming an operation cut off by a restart")
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		defer close(op.finished)
+		if rec.Operation == "" {
+			// A record from before operations had runs of their own.
+			close(op.exited)
+			s.poll(ctx, cs, op, rec)
+			return
+		}
+		offset, err := s.publishedOffset(ctx, rec)
+		if err != nil {
+			s.log.Warn().Err(err).Msg("reading the last published line failed; following from the start")
+		}
+		op.started.Store(true)
+		s.slots.take()
+		res, err := s.runner.Attach(ctx, op.key, offset, s.lineSink(ctx, op))
+		s.slots.release()
+		close(op.exited)
+		if errors.Is(err, ports.ErrNoOperation) {
+			s.poll(ctx, cs, op, rec)
+			return
+		}
+		s.settleRun(ctx, cs, op, res, err)
+	}()
+}
+
+// publishedOffset is where the run of rec's operation continues after the last line
+// published from it.
+func (s *Service) publishedOffset(ctx context.Context, rec core.Cluster) (int64, error) {
+	events, err := s.store.Events(ctx, ports.EventFilter{Cluster: rec.Name, OperationID: rec.OperationID})
+	if err != nil {
+		return 0, err
+	}
+	for i := len(events) - 1; i >= 0; i-- {
+		if events[i].Type == core.EventProgress && events[i].Offset > 0 {
+			return events[i].Offset, nil
+		}
+	}
+	return 0, nil
+}
+
+// poll follows a cluster whose operation lost its run: it asks sky until sky settles,
+// then settles the record, carrying on with what the user asked for (a destroy that sky
+// has not finished is run again). The follower counts as the operation in flight, so a
+// destroy supersedes it like any other.
+func (s *Service) poll(ctx context.Context, cs *clusterState, op *operation, rec core.Cluster) {
+	defer s.release(cs, op)
 	started := rec.UpdatedAt
 	if started.IsZero() {
 		started = s.clock.Now()
 	}
 	deadline := started.Add(s.cfg.RecoveryTimeout)
 	for {
-		sc, err := s.observeStrict(ctx, true)
+		answers, err := s.runner.Status(ctx, []string{op.cluster}, true)
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil && s.settleRecovered(ctx, op, sc) {
+		sc := answers[op.cluster]
+		if err == nil && s.settlePolled(ctx, cs, op, sc) {
 			return
 		}
 		if !s.clock.Now().Before(deadline) {
-			s.giveUp(ctx, op, sc, err)
+			s.giveUp(ctx, cs, op, sc, err)
 			return
 		}
 		if err != nil {
-			s.log.Warn().Err(err).Msg("recovery: sky status failed; polling again")
+			s.log.Warn().Err(err).Str("cluster", op.cluster).Msg("recovery: sky status failed; polling again")
 		}
 		select {
 		case <-ctx.Done():
@@ -151,16 +284,16 @@ func (s *Service) recoverInFlight() {
 	}
 }
 
-// settleRecovered applies sky's answer to the record of the recovered operation and
-// reports whether it is settled.
-func (s *Service) settleRecovered(ctx context.Context, op *operation, sc core.SkyCluster) bool {
-	ip := s.headIP(ctx, sc)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.current != op {
+// settlePolled applies sky's answer to the record of a followed operation and reports
+// whether following is over.
+func (s *Service) settlePolled(ctx context.Context, cs *clusterState, op *operation, sc core.SkyCluster) bool {
+	ip := s.headIP(ctx, op.cluster, sc)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.current != op {
 		return true
 	}
-	rec, err := s.store.Load(ctx)
+	rec, err := s.store.Load(ctx, op.cluster)
 	if err != nil || rec.OperationID != op.id {
 		return err == nil
 	}
@@ -168,18 +301,22 @@ func (s *Service) settleRecovered(ctx context.Context, op *operation, sc core.Sk
 	if poll {
 		return false
 	}
-	if _, err := s.apply(context.WithoutCancel(ctx), d); err != nil {
+	if _, err := s.apply(ctx, op.cluster, d); err != nil {
 		s.log.Error().Err(err).Msg("recovery: saving the outcome failed")
+		return true
+	}
+	if d.Run != "" {
+		s.startLocked(cs, d.Cluster, ports.LaunchSpec{})
 	}
 	return true
 }
 
-// giveUp settles a recovered operation that sky did not settle in time as an error.
-func (s *Service) giveUp(ctx context.Context, op *operation, sc core.SkyCluster, cause error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec, err := s.store.Load(ctx)
-	if err != nil || s.current != op || rec.OperationID != op.id {
+// giveUp settles a followed operation that sky did not settle in time as an error.
+func (s *Service) giveUp(ctx context.Context, cs *clusterState, op *operation, sc core.SkyCluster, cause error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	rec, err := s.store.Load(ctx, op.cluster)
+	if err != nil || cs.current != op || rec.OperationID != op.id {
 		return
 	}
 	msg := fmt.Sprintf("sky still reported the cluster as %s %s after the operation started", sc.Status, s.cfg.RecoveryTimeout)
@@ -187,13 +324,14 @@ func (s *Service) giveUp(ctx context.Context, op *operation, sc core.SkyCluster,
 		msg = fmt.Sprintf("sky could not be asked for %s after the operation started: %v", s.cfg.RecoveryTimeout, cause)
 	}
 	d := core.Complete(rec, core.Outcome{OperationID: op.id, RunFailed: true, Message: msg}, s.clock.Now())
-	if _, err := s.apply(context.WithoutCancel(ctx), d); err != nil {
+	if _, err := s.apply(ctx, op.cluster, d); err != nil {
 		s.log.Error().Err(err).Msg("recovery: saving the outcome failed")
 	}
 }
 
-// refreshLoop follows changes made outside the service while a cluster exists and
-// nothing runs (autostop, preemption, `sky down` by hand).
+// refreshLoop follows changes made outside the service to clusters at rest (autostop,
+// preemption, `sky down` by hand) with one sky status run per period, and forgets the
+// logs of old runs.
 func (s *Service) refreshLoop() {
 	for {
 		select {
@@ -201,14 +339,30 @@ func (s *Service) refreshLoop() {
 			return
 		case <-s.clock.After(s.cfg.RefreshInterval):
 		}
-		if err := s.reconcile(s.base); err != nil && s.base.Err() == nil {
+		names, err := s.existingNames(s.base)
+		if err == nil && len(names) > 0 {
+			err = s.refresh(s.base, names)
+		}
+		if err != nil && s.base.Err() == nil {
 			s.log.Warn().Err(err).Msg("background refresh failed")
+		}
+		if err := s.runner.Forget(s.cfg.KeepRuns); err != nil {
+			s.log.Warn().Err(err).Msg("removing old run logs failed")
 		}
 	}
 }
 
-func (s *Service) knownVersion() core.Version {
-	s.checkMu.Lock()
-	defer s.checkMu.Unlock()
-	return s.checked.Version
+// existingNames are the clusters that exist, sorted.
+func (s *Service) existingNames(ctx context.Context) ([]string, error) {
+	recs, err := s.store.Clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, r := range recs {
+		if r.Exists() {
+			names = append(names, r.Name)
+		}
+	}
+	return names, nil
 }

@@ -3,7 +3,8 @@ package app_test
 import (
 	"context"
 	"errors"
-	"os"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,8 @@ import (
 
 var start = time.Date(2026, 2, 14, 12, 0, 0, 0, time.UTC)
 
+const def = "skygate"
+
 type harness struct {
 	t     *testing.T
 	sky   *fakerunner.Runner
@@ -32,68 +35,86 @@ type harness struct {
 	svc   *app.Service
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, cfgs ...app.Config) *harness {
 	t.Helper()
 	h := &harness{t: t, sky: fakerunner.New(), store: memstore.New(memstore.Options{}), clock: clock.NewFake(start), dir: t.TempDir()}
 	h.bus = membus.New(membus.Options{})
-	h.svc = h.service(app.Config{})
+	var cfg app.Config
+	if len(cfgs) > 0 {
+		cfg = cfgs[0]
+	}
+	h.svc = h.service(cfg)
 	return h
 }
 
-// service builds a service over the harness's sky, store and clock.
+// service builds a service over the harness's sky, store and clock, as a restart does.
 func (h *harness) service(cfg app.Config) *app.Service {
-	cfg.ClusterName = "skygate"
+	cfg.DefaultCluster = def
 	svc := app.New(cfg, h.sky, h.store, h.bus, h.clock, app.DirTaskFiles(h.dir), zerolog.Nop())
-	h.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		svc.Shutdown(ctx)
-	})
+	h.t.Cleanup(func() { h.shutdown(svc) })
 	return svc
 }
 
-func (h *harness) record() core.Cluster {
+func (h *harness) shutdown(svc *app.Service) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	svc.Shutdown(ctx)
+}
+
+func (h *harness) record(name string) core.Cluster {
 	h.t.Helper()
-	rec, err := h.store.Load(context.Background())
+	rec, err := h.store.Load(context.Background(), name)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return rec
 }
 
-// waitFor polls the record until cond holds; the timeout is only a safety net.
-func (h *harness) waitFor(what string, cond func(core.Cluster) bool) core.Cluster {
+// waitFor polls name's record until cond holds; the timeout is only a safety net.
+func (h *harness) waitFor(name, what string, cond func(core.Cluster) bool) core.Cluster {
 	h.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		rec := h.record()
+		rec := h.record(name)
 		if cond(rec) {
 			return rec
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s; record %+v; events %v", what, rec, h.eventTypes())
+			h.t.Fatalf("timed out waiting for %s of %s; record %+v; events %v; sky calls %v", what, name, rec, h.eventTypes(name), h.sky.Calls())
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 }
 
-func (h *harness) waitStatus(want core.ClusterStatus) core.Cluster {
+func (h *harness) waitStatus(name string, want core.ClusterStatus) core.Cluster {
 	h.t.Helper()
-	return h.waitFor("status "+string(want), func(c core.Cluster) bool { return c.Status == want && c.Operation == "" })
+	return h.waitFor(name, "status "+string(want), func(c core.Cluster) bool { return c.Status == want && c.Operation == "" })
 }
 
-func (h *harness) events() []core.Event {
+// eventually polls cond; the timeout is only a safety net.
+func (h *harness) eventually(what string, cond func() bool) {
 	h.t.Helper()
-	evs, err := h.store.Events(context.Background(), 0)
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s; sky calls %v", what, h.sky.Calls())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (h *harness) events(name string) []core.Event {
+	h.t.Helper()
+	evs, err := h.store.Events(context.Background(), ports.EventFilter{Cluster: name})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return evs
 }
 
-func (h *harness) eventTypes() []string {
+func (h *harness) eventTypes(name string) []string {
 	var out []string
-	for _, ev := range h.events() {
+	for _, ev := range h.events(name) {
 		s := string(ev.Type)
 		if ev.Type == core.EventStatus {
 			s += ":" + string(ev.Status)
@@ -104,23 +125,23 @@ func (h *harness) eventTypes() []string {
 }
 
 // lastOf returns the last event of type t.
-func (h *harness) lastOf(t core.EventType) core.Event {
-	evs := h.events()
+func (h *harness) lastOf(name string, t core.EventType) core.Event {
+	evs := h.events(name)
 	for i := len(evs) - 1; i >= 0; i-- {
 		if evs[i].Type == t {
 			return evs[i]
 		}
 	}
-	h.t.Fatalf("no %s event in %v", t, h.eventTypes())
+	h.t.Fatalf("no %s event in %v", t, h.eventTypes(name))
 	return core.Event{}
 }
 
-func (h *harness) launch() {
+func (h *harness) launch(name string) {
 	h.t.Helper()
-	if _, err := h.svc.Launch(context.Background(), core.LaunchRequest{}); err != nil {
+	if _, err := h.svc.Launch(context.Background(), name, core.LaunchRequest{}); err != nil {
 		h.t.Fatal(err)
 	}
-	h.waitStatus(core.StatusRunning)
+	h.waitStatus(name, core.StatusRunning)
 }
 
 func wantKind(t *testing.T, err error, kind core.ErrorKind, key string) {
@@ -133,88 +154,70 @@ func wantKind(t *testing.T, err error, kind core.ErrorKind, key string) {
 
 func TestLaunchHappyPath(t *testing.T) {
 	h := newHarness(t)
-	acc, err := h.svc.Launch(context.Background(), core.LaunchRequest{Cloud: "aws", Region: "us-east-1", InstanceType: "m5.xlarge"})
-	if err != nil {
-		t.Fatal(err)
+	acc, err := h.svc.Launch(context.Background(), def, core.LaunchRequest{Cloud: "aws", Region: "us-east-1"})
+	if err != nil || acc.ClusterName != def {
+		t.Fatalf("launch: %+v %v", acc, err)
 	}
-	if acc.ClusterName != "skygate" || acc.Message == "" {
-		t.Fatalf("accepted = %+v", acc)
-	}
-	rec := h.waitStatus(core.StatusRunning)
-	if rec.IP != "3.91.7.12" || rec.LaunchedAt.IsZero() || rec.Cloud != "aws" || rec.Region != "us-east-1" || rec.InstanceType != "m5.xlarge" || rec.Error != "" {
+	rec := h.waitStatus(def, core.StatusRunning)
+	if rec.IP != "203.0.113.10" || rec.LaunchedAt.IsZero() || rec.Desired != core.DesiredUp || rec.Cloud != "aws" {
 		t.Fatalf("record = %+v", rec)
 	}
-	got := strings.Join(h.eventTypes(), ",")
-	want := "status:provisioning,progress,progress,progress,progress,status:running,complete"
-	if got != want {
-		t.Fatalf("events = %s, want %s", got, want)
+	got := h.eventTypes(def)
+	want := []string{"status:provisioning", "progress", "progress", "status:running", "complete"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events = %v, want %v", got, want)
 	}
-	evs := h.events()
-	for i, ev := range evs {
-		if ev.ID != uint64(i+1) || ev.OperationID != rec.OperationID {
-			t.Fatalf("event %d = %+v", i, ev)
+	for _, ev := range h.events(def) {
+		if ev.Cluster != def {
+			t.Fatalf("event without its cluster: %+v", ev)
 		}
 	}
-	if h.lastOf(core.EventComplete).Message != "Cluster is UP" {
-		t.Errorf("complete message = %q", h.lastOf(core.EventComplete).Message)
-	}
-	// The task YAML: written 0600 under the task dir, with the request in it.
-	files, _ := os.ReadDir(h.dir)
-	if len(files) != 1 {
-		t.Fatalf("task files = %v", files)
-	}
-	info, _ := files[0].Info()
-	data, _ := os.ReadFile(h.dir + "/" + files[0].Name())
-	if info.Mode().Perm() != 0o600 || !strings.Contains(string(data), `infra: "aws/us-east-1"`) || !strings.Contains(string(data), `instance_type: "m5.xlarge"`) {
-		t.Fatalf("task file %s mode %v:\n%s", files[0].Name(), info.Mode(), data)
+	if h.lastOf(def, core.EventComplete).Message != "Cluster is UP" {
+		t.Errorf("complete message = %q", h.lastOf(def, core.EventComplete).Message)
 	}
 }
 
 func TestLaunchRefusals(t *testing.T) {
-	cases := []struct {
-		name  string
-		setup func(*fakerunner.Runner)
-		req   core.LaunchRequest
-		kind  core.ErrorKind
-		key   string
-		text  string
-	}{
-		{"sky missing", func(r *fakerunner.Runner) { r.Installed = false }, core.LaunchRequest{}, core.KindDependencyMissing, core.KeySky, "not installed"},
-		{"no cloud", func(r *fakerunner.Runner) { r.CheckOutput = fakerunner.NoCloudCheck }, core.LaunchRequest{}, core.KindDependencyMissing, core.KeyCredentials, "no cloud"},
-		{"cloud not enabled", nil, core.LaunchRequest{Cloud: "azure"}, core.KindDependencyMissing, core.KeyCredentials, "azure is not enabled"},
-		{"unknown cloud", nil, core.LaunchRequest{Cloud: "mars"}, core.KindInvalid, "body.cloud", "unknown cloud"},
-		{"bad region", nil, core.LaunchRequest{Region: "us east"}, core.KindInvalid, "body.region", "region"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			if tc.setup != nil {
-				tc.setup(h.sky)
-			}
-			_, err := h.svc.Launch(context.Background(), tc.req)
-			wantKind(t, err, tc.kind, tc.key)
-			if de, _ := core.AsError(err); !strings.Contains(de.Message, tc.text) {
-				t.Errorf("message %q lacks %q", de.Message, tc.text)
-			}
-			if rec := h.record(); rec.Status != core.StatusNoServer || len(h.events()) != 0 || h.sky.Count("launch") != 0 {
-				t.Fatalf("a refused launch changed something: %+v %v %v", rec, h.eventTypes(), h.sky.Calls())
-			}
-		})
+	ctx := context.Background()
+	h := newHarness(t)
+	_, err := h.svc.Launch(ctx, "-bad", core.LaunchRequest{})
+	wantKind(t, err, core.KindInvalid, "path.name")
+	_, err = h.svc.Launch(ctx, def, core.LaunchRequest{Cloud: "nope"})
+	wantKind(t, err, core.KindInvalid, "body.cloud")
+	_, err = h.svc.Stop(ctx, def)
+	wantKind(t, err, core.KindNotFound, core.KeyCluster)
+	_, err = h.svc.Launch(ctx, def, core.LaunchRequest{Cloud: "azure"})
+	wantKind(t, err, core.KindDependencyMissing, core.KeyCredentials)
+	h.launch(def)
+	_, err = h.svc.Launch(ctx, def, core.LaunchRequest{})
+	wantKind(t, err, core.KindConflict, core.KeyCluster)
+	_, err = h.svc.Start(ctx, def)
+	wantKind(t, err, core.KindConflict, core.KeyCluster)
+
+	missing := newHarness(t)
+	missing.sky.Installed = false
+	_, err = missing.svc.Launch(ctx, def, core.LaunchRequest{})
+	wantKind(t, err, core.KindDependencyMissing, core.KeySky)
+
+	none := newHarness(t)
+	none.sky.CheckResult = core.CheckResult{Disabled: map[string]string{"aws": "AWS credentials are not set."}}
+	_, err = none.svc.Launch(ctx, def, core.LaunchRequest{})
+	wantKind(t, err, core.KindDependencyMissing, core.KeyCredentials)
+	if none.sky.Count("launch") != 0 || missing.sky.Count("launch") != 0 {
+		t.Fatal("a refused launch ran sky launch")
 	}
 }
 
 func TestConcurrentLaunchesExactlyOneWins(t *testing.T) {
 	h := newHarness(t)
 	h.sky.Hold("launch")
-	const n = 50
+	defer h.sky.Release("launch")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins, conflicts := 0, 0
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := h.svc.Launch(context.Background(), core.LaunchRequest{})
+	for range 50 {
+		wg.Go(func() {
+			_, err := h.svc.Launch(context.Background(), def, core.LaunchRequest{})
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
@@ -222,509 +225,482 @@ func TestConcurrentLaunchesExactlyOneWins(t *testing.T) {
 			} else if de, ok := core.AsError(err); ok && de.Kind == core.KindConflict {
 				conflicts++
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	h.sky.Release("launch")
-	h.waitStatus(core.StatusRunning)
-	if wins != 1 || conflicts != n-1 || h.sky.Count("launch") != 1 {
-		t.Fatalf("wins=%d conflicts=%d launches=%d", wins, conflicts, h.sky.Count("launch"))
+	if wins != 1 || conflicts != 49 {
+		t.Fatalf("wins %d conflicts %d", wins, conflicts)
 	}
-	if h.sky.Count("check") != 1 {
-		t.Errorf("sky check ran %d times; concurrent launches must share it", h.sky.Count("check"))
+	h.sky.Release("launch")
+	h.waitStatus(def, core.StatusRunning)
+	if n := h.sky.Count("launch"); n != 1 {
+		t.Fatalf("%d sky launch runs", n)
 	}
 }
 
 func TestStopStartDestroy(t *testing.T) {
-	h := newHarness(t)
 	ctx := context.Background()
-	_, err := h.svc.Stop(ctx)
-	wantKind(t, err, core.KindNotFound, core.KeyCluster)
-	_, err = h.svc.Destroy(ctx)
-	wantKind(t, err, core.KindNotFound, core.KeyCluster)
-	h.launch()
-	_, err = h.svc.Start(ctx)
-	wantKind(t, err, core.KindConflict, core.KeyCluster)
-
-	if _, err := h.svc.Stop(ctx); err != nil {
+	h := newHarness(t)
+	h.launch(def)
+	if _, err := h.svc.Stop(ctx, def); err != nil {
 		t.Fatal(err)
 	}
-	if rec := h.waitStatus(core.StatusStopped); rec.IP != "" || rec.Name != "skygate" {
+	rec := h.waitStatus(def, core.StatusStopped)
+	if rec.IP != "" || !rec.LaunchedAt.IsZero() || rec.Desired != core.DesiredStopped {
 		t.Fatalf("stopped record = %+v", rec)
 	}
-	if h.lastOf(core.EventComplete).Message != "Cluster is STOPPED" {
-		t.Errorf("complete = %q", h.lastOf(core.EventComplete).Message)
-	}
-	if _, err := h.svc.Start(ctx); err != nil {
+	if _, err := h.svc.Start(ctx, def); err != nil {
 		t.Fatal(err)
 	}
-	if rec := h.waitStatus(core.StatusRunning); rec.IP != "3.91.7.13" {
+	rec = h.waitStatus(def, core.StatusRunning)
+	if rec.IP != "203.0.113.11" || rec.LaunchedAt.IsZero() {
 		t.Fatalf("started record = %+v", rec)
 	}
-	if _, err := h.svc.Destroy(ctx); err != nil {
+	if _, err := h.svc.Destroy(ctx, def); err != nil {
 		t.Fatal(err)
 	}
-	if rec := h.waitStatus(core.StatusNoServer); rec.Name != "" || rec.IP != "" || rec.Cloud != "" {
+	rec = h.waitStatus(def, core.StatusNoServer)
+	if rec.IP != "" || rec.Cloud != "" || rec.Error != "" {
 		t.Fatalf("destroyed record = %+v", rec)
 	}
-	if _, ok := h.sky.ClusterOf("skygate"); ok {
-		t.Fatal("sky still has the cluster")
+	if h.lastOf(def, core.EventComplete).Message != "Cluster "+def+" is destroyed" {
+		t.Fatalf("events %v", h.eventTypes(def))
 	}
 }
 
 func TestDestroyCancelsLaunch(t *testing.T) {
+	ctx := context.Background()
 	h := newHarness(t)
 	h.sky.Hold("launch")
-	launchCancelled := make(chan struct{})
-	h.sky.OnLaunch = func(ctx context.Context, spec ports.LaunchSpec, onLine ports.LineFunc) (ports.RunResult, error) {
-		onLine("⚙︎ Launching on AWS us-east-1 (us-east-1a).")
-		h.sky.SetCluster(spec.ClusterName, fakerunner.Cluster{Status: "INIT", Infra: "AWS (us-east-1)"})
-		<-ctx.Done()
-		close(launchCancelled)
-		return ports.RunResult{ExitCode: -1}, ctx.Err()
-	}
-	if _, err := h.svc.Launch(context.Background(), core.LaunchRequest{}); err != nil {
+	defer h.sky.Release("launch")
+	if _, err := h.svc.Launch(ctx, def, core.LaunchRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	h.waitFor("launch output", func(core.Cluster) bool { return len(h.events()) >= 2 })
-	if _, err := h.svc.Destroy(context.Background()); err != nil {
+	h.eventually("launch running", func() bool { return len(h.sky.Running()) == 1 })
+	if _, err := h.svc.Destroy(ctx, def); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-launchCancelled:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the launch was not cancelled")
-	}
-	h.waitStatus(core.StatusNoServer)
-	_, err := h.svc.Destroy(context.Background())
-	wantKind(t, err, core.KindNotFound, core.KeyCluster)
-	calls := strings.Join(h.sky.Calls(), ",")
-	if !strings.Contains(calls, "launch skygate") || !strings.Contains(calls, "down skygate") ||
-		strings.Index(calls, "down skygate") < strings.Index(calls, "launch skygate") {
-		t.Fatalf("calls = %s", calls)
-	}
-	got := strings.Join(h.eventTypes(), ",")
-	want := "status:provisioning,progress,status:destroying,progress,status:no_server,complete"
-	if got != want {
-		t.Fatalf("events = %s, want %s", got, want)
-	}
-}
-
-func TestDestroyWhileDestroyingConflicts(t *testing.T) {
-	h := newHarness(t)
-	h.launch()
-	h.sky.Hold("down")
-	if _, err := h.svc.Destroy(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	_, err := h.svc.Destroy(context.Background())
-	wantKind(t, err, core.KindConflict, core.KeyCluster)
-	if de, _ := core.AsError(err); !strings.Contains(de.Message, "destroying") {
-		t.Errorf("conflict %q does not say destroying", de.Message)
-	}
-	h.sky.Release("down")
-	h.waitStatus(core.StatusNoServer)
-}
-
-const quotaStdout = "⚙︎ Launching on AWS us-east-1 (us-east-1a, us-east-1b).\n" +
-	"Found no quota for p4d.24xlarge on-demand instances in region us-east-1 in AWS. To request quotas, check the instruction: https://docs.skypilot.co/en/latest/cloud-setup/quota.html.\n" +
-	"⨯ Failed to provision resources. View logs: sky logs --provision skygate\n"
-
-const quotaStderr = "sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources. Relax the task's resource requirements: 1x AWS(p4d.24xlarge, {'A100': 8})\n" +
-	"To keep retrying until the cluster is up, use the `--retry-until-up` flag.\n"
-
-func TestLaunchFailureReachesErrorField(t *testing.T) {
-	h := newHarness(t)
-	h.sky.OnLaunch = func(ctx context.Context, spec ports.LaunchSpec, onLine ports.LineFunc) (ports.RunResult, error) {
-		for _, l := range core.CleanLines(quotaStdout) {
-			onLine(l)
-		}
-		return ports.RunResult{ExitCode: 1, Stdout: quotaStdout, Stderr: quotaStderr}, nil
-	}
-	if _, err := h.svc.Launch(context.Background(), core.LaunchRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	rec := h.waitStatus(core.StatusError)
-	want := core.ExtractError(quotaStderr, quotaStdout)
-	if want == "" || !strings.Contains(rec.Error, want) || strings.Contains(rec.Error, "sky.exceptions") {
-		t.Fatalf("error = %q, want it to contain %q", rec.Error, want)
-	}
-	if ev := h.lastOf(core.EventError); ev.Message != rec.Error {
-		t.Errorf("error event %q != record error %q", ev.Message, rec.Error)
-	}
-	// error → launch is a retry.
-	h.sky.OnLaunch = nil
-	h.launch()
-	if rec := h.record(); rec.Error != "" {
-		t.Fatalf("retry kept the old error: %+v", rec)
-	}
-}
-
-func TestStopUnsupportedKeepsRunning(t *testing.T) {
-	h := newHarness(t)
-	h.launch()
-	out := "Stopping cluster 'skygate'... skipped.\n  Stopping is currently not supported for Kubernetes.\n  To terminate the cluster instead, run: sky down skygate\nCluster(s) failed. See details above.\n"
-	h.sky.OnStop = func(ctx context.Context, name string, onLine ports.LineFunc) (ports.RunResult, error) {
-		return ports.RunResult{Stdout: out}, nil // exit 0, as sky does
-	}
-	if _, err := h.svc.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h.waitFor("stop to settle", func(c core.Cluster) bool { return c.Operation == "" && c.Status != core.StatusStopping })
-	rec := h.record()
-	if rec.Status != core.StatusRunning || rec.IP == "" {
-		t.Fatalf("record = %+v", rec)
-	}
-	if ev := h.lastOf(core.EventError); !strings.Contains(ev.Message, "not supported for Kubernetes") {
-		t.Fatalf("error event = %q", ev.Message)
-	}
-}
-
-func TestSkyMissingDuringStop(t *testing.T) {
-	h := newHarness(t)
-	h.launch()
-	h.sky.Installed = false
-	if _, err := h.svc.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	rec := h.waitStatus(core.StatusError)
-	if !strings.Contains(rec.Error, "not installed") {
-		t.Fatalf("error = %q", rec.Error)
-	}
-}
-
-// restart builds a new service over the same store, as after a crash.
-func (h *harness) restart(cfg app.Config) {
-	h.bus = membus.New(membus.Options{})
-	history, _ := h.store.Events(context.Background(), 0)
-	h.bus.Seed(history)
-	h.svc = h.service(cfg)
-	h.svc.Resume()
-}
-
-func (h *harness) seed(rec core.Cluster) {
-	h.t.Helper()
-	_, _, err := h.store.Update(context.Background(), func(core.Cluster) (core.Cluster, []core.Event, error) {
-		return rec, []core.Event{core.StatusEvent(start, rec.OperationID, rec.Status, "seeded")}, nil
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-}
-
-func TestRecoveryAfterRestart(t *testing.T) {
-	cases := []struct {
-		name    string
-		status  core.ClusterStatus
-		action  core.Action
-		sky     string // the model's cluster status after the restart ("" = absent)
-		want    core.ClusterStatus
-		verdict core.EventType
-	}{
-		{"provisioning, launch finished", core.StatusProvisioning, core.ActionLaunch, "UP", core.StatusRunning, core.EventComplete},
-		{"provisioning, launch vanished", core.StatusProvisioning, core.ActionLaunch, "", core.StatusError, core.EventError},
-		{"stopping, stopped", core.StatusStopping, core.ActionStop, "STOPPED", core.StatusStopped, core.EventComplete},
-		{"stopping, still up", core.StatusStopping, core.ActionStop, "UP", core.StatusRunning, core.EventError},
-		{"starting, up", core.StatusStarting, core.ActionStart, "UP", core.StatusRunning, core.EventComplete},
-		{"destroying, gone", core.StatusDestroying, core.ActionDestroy, "", core.StatusNoServer, core.EventComplete},
-		{"destroying, still there", core.StatusDestroying, core.ActionDestroy, "STOPPED", core.StatusStopped, core.EventError},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			h.seed(core.Cluster{Name: "skygate", Status: tc.status, Operation: tc.action, OperationID: 4, Cloud: "aws"})
-			if tc.sky != "" {
-				h.sky.SetCluster("skygate", fakerunner.Cluster{Status: tc.sky, Infra: "AWS (us-east-1)", IP: "5.5.5.5"})
-			}
-			h.restart(app.Config{})
-			rec := h.waitStatus(tc.want)
-			if rec.Operation != "" {
-				t.Fatalf("operation still in flight: %+v", rec)
-			}
-			if ev := h.events(); ev[len(ev)-1].Type != tc.verdict || ev[len(ev)-1].OperationID != 4 {
-				t.Fatalf("events = %v", h.eventTypes())
-			}
-			if h.sky.Count("status --refresh") == 0 {
-				t.Fatalf("recovery did not ask sky status --refresh: %v", h.sky.Calls())
-			}
-		})
-	}
-}
-
-func TestRecoveryPollsWhileSkyReportsInit(t *testing.T) {
-	h := newHarness(t)
-	h.seed(core.Cluster{Name: "skygate", Status: core.StatusProvisioning, Operation: core.ActionLaunch, OperationID: 1})
-	h.sky.SetCluster("skygate", fakerunner.Cluster{Status: "INIT", Infra: "AWS (us-east-1)"})
-	h.restart(app.Config{PollInterval: 5 * time.Second, RefreshInterval: time.Hour})
-	h.waitFor("a poll timer", func(core.Cluster) bool { return h.clock.Waiters() > 0 && h.sky.Count("status --refresh") == 1 })
-	if rec := h.record(); rec.Status != core.StatusProvisioning {
-		t.Fatalf("INIT must keep provisioning, got %+v", rec)
-	}
-	h.sky.SetCluster("skygate", fakerunner.Cluster{Status: "UP", Infra: "AWS (us-east-1)", IP: "6.6.6.6"})
-	h.clock.Advance(5 * time.Second)
-	rec := h.waitStatus(core.StatusRunning)
-	if rec.IP != "6.6.6.6" || h.sky.Count("status --refresh") != 2 {
-		t.Fatalf("record %+v, calls %v", rec, h.sky.Calls())
-	}
-}
-
-func TestDestroyCancelsRecoveryPolling(t *testing.T) {
-	h := newHarness(t)
-	h.seed(core.Cluster{Name: "skygate", Status: core.StatusProvisioning, Operation: core.ActionLaunch, OperationID: 1})
-	h.sky.SetCluster("skygate", fakerunner.Cluster{Status: "INIT", Infra: "AWS (us-east-1)"})
-	h.restart(app.Config{RefreshInterval: time.Hour})
-	h.waitFor("a poll timer", func(core.Cluster) bool { return h.clock.Waiters() > 0 })
-	if _, err := h.svc.Destroy(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h.waitStatus(core.StatusNoServer)
-	if h.sky.Count("down") != 1 {
+	h.waitStatus(def, core.StatusNoServer)
+	if h.sky.Count("cancel "+def+".1") != 1 || h.sky.Count("destroy "+def) != 1 {
 		t.Fatalf("calls = %v", h.sky.Calls())
 	}
+	if len(h.sky.Running()) != 0 {
+		t.Fatalf("runs left: %v", h.sky.Running())
+	}
 }
 
-func TestBackgroundRefreshNoticesExternalDown(t *testing.T) {
+func TestDestroyDequeuesQueuedLaunch(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, app.Config{MaxSkyProcs: 1})
+	h.sky.Hold("launch a")
+	defer h.sky.Release("launch a")
+	for _, name := range []string{"a", "b"} {
+		if _, err := h.svc.Launch(ctx, name, core.LaunchRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		h.eventually("a running", func() bool { return len(h.sky.Running()) == 1 })
+	}
+	h.eventually("b queued", func() bool {
+		for _, ev := range h.events("b") {
+			if ev.Type == core.EventProgress && strings.Contains(ev.Message, "position 1") {
+				return true
+			}
+		}
+		return false
+	})
+	if _, err := h.svc.Destroy(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStatus("b", core.StatusNoServer)
+	if h.sky.Count("launch b") != 0 || h.sky.Count("destroy b") != 0 {
+		t.Fatalf("a queued launch ran sky: %v", h.sky.Calls())
+	}
+	h.sky.Release("launch a")
+	h.waitStatus("a", core.StatusRunning)
+}
+
+func TestMaxSkyProcsBoundsRunsOverTheFleet(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, app.Config{MaxSkyProcs: 2})
+	h.sky.Hold("launch")
+	defer h.sky.Release("launch")
+	for i := range 5 {
+		if _, err := h.svc.Launch(ctx, fmt.Sprintf("c%d", i), core.LaunchRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.eventually("two runs", func() bool { return len(h.sky.Running()) == 2 })
+	time.Sleep(20 * time.Millisecond)
+	if n := len(h.sky.Running()); n != 2 {
+		t.Fatalf("%d runs at once, want 2", n)
+	}
+	h.sky.Release("launch")
+	for i := range 5 {
+		h.waitStatus(fmt.Sprintf("c%d", i), core.StatusRunning)
+	}
+}
+
+func TestMaxClusters(t *testing.T) {
+	h := newHarness(t, app.Config{MaxClusters: 2})
+	h.launch("a")
+	h.launch("b")
+	_, err := h.svc.Launch(context.Background(), "c", core.LaunchRequest{})
+	wantKind(t, err, core.KindConflict, core.KeyCluster)
+	if !strings.Contains(err.Error(), "max-clusters") {
+		t.Fatalf("message %q does not name the limit", err)
+	}
+}
+
+// A destroy whose confirming sky status fails once is confirmed again, not judged.
+func TestFailedConfirmIsRetried(t *testing.T) {
+	ctx := context.Background()
 	h := newHarness(t)
-	h.svc = h.service(app.Config{RefreshInterval: time.Minute})
-	h.svc.Resume()
-	h.launch()
-	h.sky.SetCluster("skygate", fakerunner.Cluster{}) // `sky down` by hand
-	h.waitFor("the refresh timer", func(core.Cluster) bool { return h.clock.Waiters() > 0 })
+	h.launch(def)
+	var mu sync.Mutex
+	failures := 1
+	h.sky.OnStatus = func(ctx context.Context, names []string, refresh bool) (map[string]core.SkyCluster, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures > 0 {
+			failures--
+			return nil, errors.New("sky status: connection reset")
+		}
+		out := map[string]core.SkyCluster{}
+		for _, n := range names {
+			if c, ok := h.sky.ClusterOf(n); ok {
+				out[n] = core.SkyCluster{Found: true, Status: c.Status}
+			} else {
+				out[n] = core.SkyCluster{}
+			}
+		}
+		return out, nil
+	}
+	if _, err := h.svc.Destroy(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("a retry waiting", func() bool { return h.clock.Waiters() > 0 })
 	h.clock.Advance(time.Minute)
-	rec := h.waitStatus(core.StatusNoServer)
-	if rec.Name != "" {
+	rec := h.waitStatus(def, core.StatusNoServer)
+	if rec.Error != "" {
 		t.Fatalf("record = %+v", rec)
 	}
-	if ev := h.lastOf(core.EventStatus); ev.Status != core.StatusNoServer || !strings.Contains(ev.Message, "no longer exists") {
-		t.Fatalf("status event = %+v", ev)
+	for _, ev := range h.events(def) {
+		if ev.Type == core.EventError {
+			t.Fatalf("error event %q for a destroy that worked", ev.Message)
+		}
 	}
 }
 
-func TestStatusRefreshSharesOneSkyRun(t *testing.T) {
+// A shutdown during the confirm settles nothing; the next start decides.
+func TestShutdownDuringConfirmSettlesNothing(t *testing.T) {
+	ctx := context.Background()
 	h := newHarness(t)
-	h.launch()
+	h.launch(def)
 	h.sky.Hold("status")
-	const n = 20
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rec, err := h.svc.Status(context.Background(), true)
-			if err == nil && rec.Status != core.StatusStopped {
-				err = errors.New("refresh did not see the stop: " + string(rec.Status))
-			}
-			errs <- err
-		}()
+	if _, err := h.svc.Stop(ctx, def); err != nil {
+		t.Fatal(err)
 	}
-	h.waitFor("the refresh to start", func(core.Cluster) bool { return h.sky.Count("status --refresh") == 1 })
-	h.sky.SetCluster("skygate", fakerunner.Cluster{Status: "STOPPED", Infra: "AWS (us-east-1)"})
-	time.Sleep(20 * time.Millisecond) // let the other callers join the run in flight
+	h.eventually("confirm under way", func() bool { return h.sky.Count("status") >= 1 && len(h.sky.Running()) == 0 })
+	h.shutdown(h.svc)
+	if rec := h.record(def); rec.Status != core.StatusStopping || rec.Error != "" {
+		t.Fatalf("record after shutdown = %+v", rec)
+	}
 	h.sky.Release("status")
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	h.svc = h.service(app.Config{})
+	h.svc.Resume()
+	h.waitStatus(def, core.StatusStopped)
+}
+
+// Shutdown ends a shared sky check and background work at once.
+func TestShutdownDoesNotWaitForSharedCheck(t *testing.T) {
+	h := newHarness(t)
+	h.sky.Hold("check")
+	defer h.sky.Release("check")
+	h.svc.Resume()
+	h.eventually("check running", func() bool { return h.sky.Count("check") == 1 })
+	done := make(chan struct{})
+	go func() {
+		h.shutdown(h.svc)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(4 * time.Second):
+		t.Fatal("shutdown waited for a held sky check")
+	}
+}
+
+// A launch answers from a stale check while a new one runs in the background.
+func TestLaunchDoesNotWaitForAStaleCheck(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, app.Config{CheckTTL: time.Minute})
+	if _, err := h.svc.Check(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(2 * time.Minute)
+	h.sky.Hold("check")
+	defer h.sky.Release("check")
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.svc.Launch(ctx, def, core.LaunchRequest{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("launch waited for a sky check although one was cached")
 	}
-	if c := h.sky.Count("status --refresh"); c != 1 {
-		t.Fatalf("status --refresh ran %d times", c)
-	}
+	h.eventually("background check", func() bool { return h.sky.Count("check") == 2 })
 }
 
-func TestStatusWithoutRefreshRunsNoSky(t *testing.T) {
-	h := newHarness(t)
-	h.launch()
-	before := len(h.sky.Calls())
-	for range 10 {
-		if _, err := h.svc.Status(context.Background(), false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(h.sky.Calls()) != before {
-		t.Fatalf("status ran sky: %v", h.sky.Calls()[before:])
-	}
-}
-
-func TestCheckIsCached(t *testing.T) {
-	h := newHarness(t)
+func TestEventsOfTheOperationInFlightAndResume(t *testing.T) {
 	ctx := context.Background()
-	info, err := h.svc.Check(ctx, false)
+	h := newHarness(t)
+	h.launch("a")
+	h.sky.Hold("stop")
+	defer h.sky.Release("stop")
+	if _, err := h.svc.Stop(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("stop running", func() bool { return len(h.sky.Running()) == 1 })
+	opID := h.record("a").OperationID
+	replay, sub, err := h.svc.Events(ctx, "a", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !info.SkyInstalled || info.Version.String() != "0.10.3" || strings.Join(info.Enabled, ",") != "aws,gcp" || info.Disabled["azure"] == "" {
-		t.Fatalf("info = %+v", info)
-	}
-	h.svc.Check(ctx, false)
-	if c := h.sky.Count("check"); c != 1 {
-		t.Fatalf("cached check ran sky %d times", c)
-	}
-	h.clock.Advance(5 * time.Minute)
-	h.svc.Check(ctx, false)
-	h.svc.Check(ctx, true)
-	if c := h.sky.Count("check"); c != 3 {
-		t.Fatalf("check ran %d times, want 3 (expiry and refresh)", c)
-	}
-	h.sky.Installed = false
-	info, err = h.svc.Check(ctx, true)
-	if err != nil || info.SkyInstalled || info.Enabled == nil || len(info.Enabled) != 0 {
-		t.Fatalf("sky missing: %+v %v", info, err)
-	}
-}
-
-func TestEventsReplay(t *testing.T) {
-	h := newHarness(t)
-	h.launch()
-	// At rest, a new connection gets nothing old.
-	replay, sub, err := h.svc.Events(context.Background(), nil)
-	if err != nil || len(replay) != 0 {
-		t.Fatalf("replay at rest = %v, %v", replay, err)
-	}
-	sub.Close()
-	// During an operation, a new connection gets that operation's events.
-	h.sky.Hold("stop")
-	h.svc.Stop(context.Background())
-	replay, sub, _ = h.svc.Events(context.Background(), nil)
 	defer sub.Close()
-	rec := h.record()
-	if len(replay) == 0 || replay[0].Type != core.EventStatus || replay[0].Status != core.StatusStopping {
-		t.Fatalf("replay during stop = %+v", replay)
+	if len(replay) == 0 {
+		t.Fatal("no replay of the operation in flight")
 	}
 	for _, ev := range replay {
-		if ev.OperationID != rec.OperationID {
+		if ev.OperationID != opID {
 			t.Fatalf("replay holds an event of another operation: %+v", ev)
 		}
 	}
-	// With Last-Event-ID, every kept event after it.
-	after := uint64(2)
-	replay2, sub2, _ := h.svc.Events(context.Background(), &after)
-	defer sub2.Close()
-	if len(replay2) != len(h.events())-2 || replay2[0].ID != 3 {
-		t.Fatalf("resume replay = %+v", replay2)
+	last, _ := h.store.LastEventID(ctx)
+	ahead := last + 1000
+	aheadReplay, aheadSub, err := h.svc.Events(ctx, "a", &ahead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aheadSub.Close()
+	if len(aheadReplay) != len(replay) {
+		t.Fatalf("an id never issued replayed %d events, want the %d of the operation in flight", len(aheadReplay), len(replay))
+	}
+	zero := uint64(0)
+	all, allSub, err := h.svc.Events(ctx, "a", &zero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer allSub.Close()
+	if len(all) != len(h.events("a")) {
+		t.Fatalf("after=0 replayed %d of %d events", len(all), len(h.events("a")))
 	}
 	h.sky.Release("stop")
-	// The live subscription sees the rest, ending with complete.
-	for {
+	got := map[core.EventType]bool{}
+	timeout := time.After(5 * time.Second)
+	for !got[core.EventComplete] {
 		select {
 		case ev := <-sub.Events():
-			if ev.Type == core.EventComplete {
-				return
+			got[ev.Type] = true
+		case <-timeout:
+			t.Fatal("no live complete event")
+		}
+	}
+}
+
+func TestFleetStreamHasEveryCluster(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	_, sub, err := h.svc.Events(ctx, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	h.launch("a")
+	h.launch("b")
+	seen := map[string]bool{}
+	var last uint64
+	timeout := time.After(5 * time.Second)
+	for !(seen["a"] && seen["b"]) {
+		select {
+		case ev := <-sub.Events():
+			if ev.ID <= last {
+				t.Fatalf("ids not increasing: %d after %d", ev.ID, last)
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("no complete event on the live subscription")
+			last = ev.ID
+			seen[ev.Cluster] = true
+		case <-timeout:
+			t.Fatalf("saw %v", seen)
 		}
 	}
 }
 
-func TestShutdownLeavesOperationForRecovery(t *testing.T) {
+func TestRefreshAdoptsAClusterSkyHas(t *testing.T) {
 	h := newHarness(t)
-	h.sky.Hold("launch")
-	if _, err := h.svc.Launch(context.Background(), core.LaunchRequest{}); err != nil {
-		t.Fatal(err)
+	h.sky.SetCluster(def, fakerunner.Cluster{Status: core.SkyUp, Cloud: "gcp", Region: "us-central1", IP: "198.51.100.4"})
+	rec, err := h.svc.Status(context.Background(), def, false)
+	if err != nil || rec.Status != core.StatusNoServer || h.sky.Count("status") != 0 {
+		t.Fatalf("status without refresh: %+v %v, calls %v", rec, err, h.sky.Calls())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	h.svc.Shutdown(ctx)
-	rec := h.record()
-	if rec.Status != core.StatusProvisioning || rec.Operation != core.ActionLaunch {
-		t.Fatalf("record after shutdown = %+v", rec)
-	}
-	_, err := h.svc.Destroy(context.Background())
-	wantKind(t, err, core.KindConflict, core.KeyCluster)
-}
-
-func TestLaunchFindsSkyInstalledAfterTheCheck(t *testing.T) {
-	h := newHarness(t)
-	h.sky.Installed = false
-	if info, _ := h.svc.Check(context.Background(), false); info.SkyInstalled {
-		t.Fatal("check found a missing sky")
-	}
-	h.sky.Installed = true
-	h.launch()
-}
-
-func TestTaskFilesKeepOnlyTheNewest(t *testing.T) {
-	dir := t.TempDir()
-	files := app.DirTaskFiles(dir)
-	first, err := files.Write("launch-1.yaml", "a: 1\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := files.Write("launch-2.yaml", "a: 2\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(first); !os.IsNotExist(err) {
-		t.Fatalf("the older task file is still there: %v", err)
-	}
-	data, err := os.ReadFile(second)
-	info, _ := os.Stat(second)
-	if err != nil || string(data) != "a: 2\n" || info.Mode().Perm() != 0o600 {
-		t.Fatalf("newest file: %q %v %v", data, info.Mode(), err)
+	rec, err = h.svc.Status(context.Background(), def, true)
+	if err != nil || rec.Status != core.StatusRunning || rec.IP != "198.51.100.4" || rec.Cloud != "gcp" {
+		t.Fatalf("adopted record = %+v, %v", rec, err)
 	}
 }
 
-func TestLaunchGoesAheadWhenTheCheckIsUnreadable(t *testing.T) {
+func TestStartAdoptsAndResumes(t *testing.T) {
 	h := newHarness(t)
-	h.sky.CheckOutput = "something sky never printed\n"
-	if _, err := h.svc.Check(context.Background(), false); err == nil {
-		t.Fatal("an unreadable check was accepted")
-	}
-	if _, err := h.svc.Launch(context.Background(), core.LaunchRequest{Cloud: "aws"}); err != nil {
-		t.Fatal(err)
-	}
-	h.waitStatus(core.StatusRunning)
-	files, _ := os.ReadDir(h.dir)
-	data, _ := os.ReadFile(h.dir + "/" + files[0].Name())
-	if strings.Contains(string(data), "infra") || !strings.Contains(string(data), `cloud: "aws"`) {
-		t.Fatalf("a launch with an unknown version must use the keys every version reads:\n%s", data)
-	}
+	h.sky.SetCluster(def, fakerunner.Cluster{Status: core.SkyStopped, Cloud: "aws"})
+	h.svc.Resume()
+	h.waitStatus(def, core.StatusStopped)
 }
 
-func TestRecoveryGivesUpWhenSkyNeverSettles(t *testing.T) {
+func TestRestartMidLaunchReattaches(t *testing.T) {
+	ctx := context.Background()
 	h := newHarness(t)
-	h.seed(core.Cluster{Name: "skygate", Status: core.StatusProvisioning, Operation: core.ActionLaunch, OperationID: 2, UpdatedAt: start})
-	h.sky.SetCluster("skygate", fakerunner.Cluster{Status: "INIT", Infra: "AWS (us-east-1)"})
-	h.restart(app.Config{PollInterval: time.Minute, RecoveryTimeout: 10 * time.Minute, RefreshInterval: time.Hour})
-	for i := 1; i <= 10; i++ {
-		h.waitFor("a poll timer", func(core.Cluster) bool { return h.clock.Waiters() > 0 && h.sky.Count("status --refresh") == i })
-		if rec := h.record(); rec.Status != core.StatusProvisioning {
-			t.Fatalf("gave up after %d polls: %+v", i, rec)
+	gate := make(chan struct{})
+	h.sky.OnRun[core.ActionLaunch] = func(ctx context.Context, r *fakerunner.Runner, op ports.Operation, say func(string)) ports.RunOutcome {
+		say("line 1")
+		say("line 2")
+		<-gate
+		say("line 3")
+		r.SetCluster(op.Cluster, fakerunner.Cluster{Status: core.SkyUp, Cloud: "aws", IP: "203.0.113.9"})
+		return ports.RunOutcome{}
+	}
+	if _, err := h.svc.Launch(ctx, def, core.LaunchRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("two lines", func() bool { return len(h.events(def)) == 3 })
+	h.shutdown(h.svc)
+	close(gate)
+	h.svc = h.service(app.Config{})
+	h.svc.Resume()
+	rec := h.waitStatus(def, core.StatusRunning)
+	if rec.IP != "203.0.113.9" {
+		t.Fatalf("record = %+v", rec)
+	}
+	var lines []string
+	for _, ev := range h.events(def) {
+		if ev.Type == core.EventProgress {
+			lines = append(lines, ev.Message)
 		}
-		h.clock.Advance(time.Minute)
 	}
-	rec := h.waitStatus(core.StatusError)
-	if !strings.Contains(rec.Error, "INIT") || h.lastOf(core.EventError).OperationID != 2 {
+	if !slices.Equal(lines, []string{"line 1", "line 2", "line 3"}) {
+		t.Fatalf("progress lines = %v", lines)
+	}
+	if h.sky.Count("launch") != 1 {
+		t.Fatalf("calls = %v", h.sky.Calls())
+	}
+}
+
+// A destroy cut off with its run lost is carried on, never undone.
+func TestLostDestroyIsCarriedOn(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	h.launch(def)
+	h.sky.Hold("destroy")
+	if _, err := h.svc.Destroy(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("destroy running", func() bool { return len(h.sky.Running()) == 1 })
+	key := h.sky.Running()[0]
+	h.shutdown(h.svc)
+	h.sky.Lose(key) // the supervisor died with the machine; sky still has the cluster
+	h.sky.Release("destroy")
+	if _, ok := h.sky.ClusterOf(def); !ok {
+		t.Fatal("the lost run removed the cluster")
+	}
+	h.svc = h.service(app.Config{})
+	h.svc.Resume()
+	h.waitStatus(def, core.StatusNoServer)
+	if _, ok := h.sky.ClusterOf(def); ok {
+		t.Fatal("sky still has the cluster")
+	}
+	if h.sky.Count("destroy") != 2 {
+		t.Fatalf("calls = %v", h.sky.Calls())
+	}
+}
+
+func TestLaunchFailureReachesErrorField(t *testing.T) {
+	h := newHarness(t)
+	h.sky.OnRun[core.ActionLaunch] = func(ctx context.Context, r *fakerunner.Runner, op ports.Operation, say func(string)) ports.RunOutcome {
+		say("⚙︎ Launching on AWS us-east-1.")
+		return ports.RunOutcome{Failed: true, Message: "Found no quota for p4d.24xlarge"}
+	}
+	if _, err := h.svc.Launch(context.Background(), def, core.LaunchRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	rec := h.waitStatus(def, core.StatusError)
+	if !strings.Contains(rec.Error, "Found no quota") || rec.IP != "" {
+		t.Fatalf("record = %+v", rec)
+	}
+	if !strings.Contains(h.lastOf(def, core.EventError).Message, "Found no quota") {
+		t.Fatal("error event lacks the cause")
+	}
+}
+
+func TestStopUnsupportedKeepsRunningAndSaysWhy(t *testing.T) {
+	h := newHarness(t)
+	h.launch(def)
+	h.sky.OnRun[core.ActionStop] = func(ctx context.Context, r *fakerunner.Runner, op ports.Operation, say func(string)) ports.RunOutcome {
+		say("Stopping cluster '" + op.Cluster + "'... skipped.")
+		return ports.RunOutcome{Message: "Stopping is currently not supported for Kubernetes."}
+	}
+	if _, err := h.svc.Stop(context.Background(), def); err != nil {
+		t.Fatal(err)
+	}
+	rec := h.waitStatus(def, core.StatusRunning)
+	if !strings.Contains(rec.Error, "not supported") {
 		t.Fatalf("record = %+v", rec)
 	}
 }
 
-func TestStatusFallsBackToTheTableWithoutJSONOutput(t *testing.T) {
-	h := newHarness(t)
-	h.sky.VersionOutput = "skypilot, version 0.12.0\n"
-	h.sky.RejectJSON = true
-	h.launch()
-	if _, err := h.svc.Stop(context.Background()); err != nil {
+func TestBackgroundRefreshIsOneSkyRunForTheFleet(t *testing.T) {
+	h := newHarness(t, app.Config{RefreshInterval: time.Minute})
+	for i := range 5 {
+		h.launch(fmt.Sprintf("c%d", i))
+	}
+	h.sky.SetCluster("c3", fakerunner.Cluster{}) // downed by hand
+	before := h.sky.Count("status --refresh")
+	h.svc.Resume()
+	h.waitStatus("c3", core.StatusNoServer)
+	h.eventually("refresh loop waiting", func() bool { return h.clock.Waiters() > 0 })
+	h.clock.Advance(time.Minute)
+	h.eventually("one refresh", func() bool { return h.sky.Count("status --refresh c0 c1 c2 c4") >= 1 })
+	if got := h.sky.Count("status --refresh") - before; got != 2 {
+		t.Fatalf("%d sky status runs (start-up and one refresh), want 2: %v", got, h.sky.Calls())
+	}
+	views, err := h.svc.Clusters(context.Background(), false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	h.waitStatus(core.StatusStopped)
-	if h.sky.Count("status -o json") == 0 || h.sky.Count("status skygate") == 0 {
-		t.Fatalf("calls = %v", h.sky.Calls())
+	var names []string
+	for _, v := range views {
+		names = append(names, v.Name)
+	}
+	if !slices.Equal(names, []string{"c0", "c1", "c2", "c4", def}) {
+		t.Fatalf("fleet = %v", names)
 	}
 }
 
-func TestStatusReadsJSONOutput(t *testing.T) {
+func TestClustersListsTheDefaultAlways(t *testing.T) {
 	h := newHarness(t)
-	h.sky.VersionOutput = "skypilot, version 0.12.0\n"
-	h.launch()
-	if _, err := h.svc.Stop(context.Background()); err != nil {
-		t.Fatal(err)
+	views, err := h.svc.Clusters(context.Background(), false)
+	if err != nil || len(views) != 1 || views[0].Name != def || !views[0].Default || views[0].Status != core.StatusNoServer {
+		t.Fatalf("views = %+v, %v", views, err)
 	}
-	h.waitStatus(core.StatusStopped)
-	if h.sky.Count("status -o json") == 0 || h.sky.Count("status skygate") != 0 {
-		t.Fatalf("calls = %v", h.sky.Calls())
+}
+
+func TestStatusOfAnUnmanagedName(t *testing.T) {
+	h := newHarness(t)
+	rec, err := h.svc.Status(context.Background(), "other", false)
+	if err != nil || rec.Status != core.StatusNoServer {
+		t.Fatalf("%+v %v", rec, err)
 	}
+	_, err = h.svc.Destroy(context.Background(), "other")
+	wantKind(t, err, core.KindNotFound, core.KeyCluster)
 }

@@ -65,8 +65,9 @@ type SkyPilotConfig struct {
 // WithRequest lays the request's fields over the template's defaults.
 func (c SkyPilotConfig) WithRequest(req LaunchRequest) SkyPilotConfig {
 	if req.Cloud != "" {
-		if req.Cloud != c.Cloud && req.Region == "" {
-			c.Region = "" // the template's region belongs to the template's cloud
+		if req.Cloud != c.Cloud {
+			// The template's region, instance type and image belong to its own cloud.
+			c.Region, c.InstanceType, c.ImageID = "", "", ""
 		}
 		c.Cloud = req.Cloud
 	}

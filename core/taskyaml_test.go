@@ -149,13 +149,13 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestWithRequest(t *testing.T) {
-	tmpl := SkyPilotConfig{Cloud: "gcp", Region: "us-central1", InstanceType: "n2-standard-4", Run: "x"}
+	tmpl := SkyPilotConfig{Cloud: "gcp", Region: "us-central1", InstanceType: "n2-standard-4", ImageID: "projects/x/images/y", Run: "x"}
 	cases := []struct {
 		req  LaunchRequest
 		want LaunchRequest
 	}{
 		{LaunchRequest{}, LaunchRequest{Cloud: "gcp", Region: "us-central1", InstanceType: "n2-standard-4"}},
-		{LaunchRequest{Cloud: "aws"}, LaunchRequest{Cloud: "aws", InstanceType: "n2-standard-4"}},
+		{LaunchRequest{Cloud: "aws"}, LaunchRequest{Cloud: "aws"}},
 		{LaunchRequest{Cloud: "gcp"}, LaunchRequest{Cloud: "gcp", Region: "us-central1", InstanceType: "n2-standard-4"}},
 		{LaunchRequest{Cloud: "aws", Region: "us-east-1", InstanceType: "m5.large"}, LaunchRequest{Cloud: "aws", Region: "us-east-1", InstanceType: "m5.large"}},
 		{LaunchRequest{Region: "europe-west4"}, LaunchRequest{Cloud: "gcp", Region: "europe-west4", InstanceType: "n2-standard-4"}},
@@ -164,6 +164,9 @@ func TestWithRequest(t *testing.T) {
 		got := tmpl.WithRequest(tc.req)
 		if got.Defaults() != tc.want || got.Run != "x" {
 			t.Errorf("%+v: got %+v", tc.req, got.Defaults())
+		}
+		if sameCloud := tc.want.Cloud == tmpl.Cloud; (got.ImageID == tmpl.ImageID) != sameCloud {
+			t.Errorf("%+v: image %q kept across clouds = %v", tc.req, got.ImageID, !sameCloud)
 		}
 	}
 }

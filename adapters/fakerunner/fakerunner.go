@@ -1,27 +1,34 @@
 // Package fakerunner is a scripted ports.Runner for tests: a small in-memory model of sky
-// (clusters and their statuses) that prints real sky output forms, with hooks to replace
-// any command's behaviour and a gate to hold a command until the test releases it.
+// (clusters and their statuses) whose supervised runs, like real ones, go on when the
+// caller stops following them and can be attached to again, with hooks to replace any
+// command's behaviour and gates to hold a command until the test releases it.
 package fakerunner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
+	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
 )
 
 // Cluster is the model's view of one sky cluster.
 type Cluster struct {
-	Status string // INIT, UP, STOPPED
-	Infra  string // e.g. "AWS (us-east-1)"
+	Status core.SkyStatus
+	Cloud  string
+	Region string
 	IP     string
 }
 
-// NamedFunc replaces stop, start or down.
-type NamedFunc func(ctx context.Context, name string, onLine ports.LineFunc) (ports.RunResult, error)
+// RunFunc replaces a mutating command. It may print lines with say and change the model
+// through r; it should return once ctx is cancelled (the run was cancelled).
+type RunFunc func(ctx context.Context, r *Runner, op ports.Operation, say func(string)) ports.RunOutcome
+
+// StatusFunc replaces `sky status`.
+type StatusFunc func(ctx context.Context, names []string, refresh bool) (map[string]core.SkyCluster, error)
 
 // Runner is the fake. The zero value is not ready: use New.
 type Runner struct {
@@ -29,54 +36,51 @@ type Runner struct {
 	clusters map[string]Cluster
 	calls    []string
 	gates    map[string]chan struct{}
+	runs     map[ports.OperationKey]*run
+	order    []ports.OperationKey
 
 	// Installed false makes every command fail with ports.ErrSkyNotFound.
 	Installed bool
-	// VersionOutput is what `sky --version` prints.
-	VersionOutput string
-	// CheckOutput is what `sky check` prints.
-	CheckOutput string
-	// RejectJSON makes `-o json` a click usage error, as on sky before 0.12.
-	RejectJSON bool
+	// SkyVersion is what `sky --version` reports.
+	SkyVersion core.Version
+	// CheckResult is what `sky check` reports; CheckErr, when set, is its failure.
+	CheckResult core.CheckResult
+	CheckErr    error
 
 	// Hooks replace the model's behaviour for one command when set.
-	OnLaunch func(ctx context.Context, spec ports.LaunchSpec, onLine ports.LineFunc) (ports.RunResult, error)
-	OnStop   NamedFunc
-	OnStart  NamedFunc
-	OnDown   NamedFunc
-	OnStatus func(ctx context.Context, name string, opts ports.StatusOptions) (ports.RunResult, error)
+	OnRun    map[core.Action]RunFunc
+	OnStatus StatusFunc
+}
+
+// run is one supervised run: it goes on whether or not anybody follows it.
+type run struct {
+	op     ports.Operation
+	lines  []ports.Line
+	more   chan struct{} // closed and replaced when a line is added or the run ends
+	done   bool
+	out    ports.RunOutcome
+	cancel context.CancelFunc
+	ended  chan struct{}
 }
 
 var _ ports.Runner = (*Runner)(nil)
 
-// EnabledCheck is era-D `sky check` output with AWS and GCP enabled.
-const EnabledCheck = "Checking credentials to enable infra for SkyPilot.\n" +
-	"  AWS: enabled [compute, storage]\n" +
-	"  Azure: disabled \n" +
-	"    Reason [compute]: Azure CLI returned error. Run the following commands:\n" +
-	"  GCP: enabled [compute, storage]\n\n" +
-	"\U0001F389 Enabled infra \U0001F389\n  AWS [compute, storage]\n  GCP [compute, storage]\n"
+// EnabledCheck is a check with AWS and GCP enabled and Azure disabled.
+func EnabledCheck() core.CheckResult {
+	return core.CheckResult{Enabled: []string{"aws", "gcp"}, Disabled: map[string]string{"azure": "Azure CLI returned error."}}
+}
 
-// NoCloudCheck is era-D `sky check` output with nothing enabled.
-const NoCloudCheck = "Checking credentials to enable infra for SkyPilot.\n" +
-	"  AWS: disabled \n" +
-	"    Reason [compute, storage]: AWS credentials are not set. Run the following commands:\n" +
-	"      $ aws configure\n\n" +
-	"\U0001F389 Enabled infra \U0001F389\n  No infra to check/enabled.\n"
-
-// New returns a fake of sky 0.10.3 with AWS and GCP enabled and no clusters.
+// New returns a fake with sky 0.10.3 installed, AWS and GCP enabled, and no cluster.
 func New() *Runner {
 	return &Runner{
-		clusters:      map[string]Cluster{},
-		gates:         map[string]chan struct{}{},
-		Installed:     true,
-		VersionOutput: "skypilot, version 0.10.3\n",
-		CheckOutput:   EnabledCheck,
+		clusters: map[string]Cluster{}, gates: map[string]chan struct{}{}, runs: map[ports.OperationKey]*run{},
+		Installed: true, SkyVersion: core.Version{Major: 0, Minor: 10, Patch: 3, Raw: "0.10.3"},
+		CheckResult: EnabledCheck(), OnRun: map[core.Action]RunFunc{},
 	}
 }
 
-// SetCluster puts a cluster into the model (as if changed outside skygate); an empty
-// status removes it.
+// SetCluster puts a cluster into the model (a change made outside skygate); a zero
+// Status removes it.
 func (r *Runner) SetCluster(name string, c Cluster) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -87,7 +91,7 @@ func (r *Runner) SetCluster(name string, c Cluster) {
 	r.clusters[name] = c
 }
 
-// ClusterOf returns the model's cluster and whether it exists.
+// ClusterOf returns the model's cluster.
 func (r *Runner) ClusterOf(name string) (Cluster, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -95,14 +99,14 @@ func (r *Runner) ClusterOf(name string) (Cluster, bool) {
 	return c, ok
 }
 
-// Calls returns the commands run so far, e.g. "launch skygate", "status --refresh skygate".
+// Calls lists the commands run so far, e.g. "launch c1", "status --refresh a b".
 func (r *Runner) Calls() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.calls...)
+	return slices.Clone(r.calls)
 }
 
-// Count returns how many calls started with prefix.
+// Count is how many calls start with prefix.
 func (r *Runner) Count(prefix string) int {
 	n := 0
 	for _, c := range r.Calls() {
@@ -113,15 +117,14 @@ func (r *Runner) Count(prefix string) int {
 	return n
 }
 
-// Hold makes the next runs of command ("launch", "stop", "start", "down", "status")
-// wait, after their first output line, until Release(command) or their context ends.
+// Hold makes the next calls whose text starts with command wait until Release.
 func (r *Runner) Hold(command string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.gates[command] = make(chan struct{})
 }
 
-// Release lets held runs of command go on.
+// Release lets the held calls of command go on.
 func (r *Runner) Release(command string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -131,23 +134,51 @@ func (r *Runner) Release(command string) {
 	}
 }
 
-func (r *Runner) begin(ctx context.Context, call string) (gate chan struct{}, err error) {
+// Lose ends a run and forgets it, as if its supervisor and sky had died with the machine
+// without recording how sky ended.
+func (r *Runner) Lose(key ports.OperationKey) {
+	r.mu.Lock()
+	rn := r.runs[key]
+	delete(r.runs, key)
+	r.mu.Unlock()
+	if rn != nil {
+		rn.cancel()
+		<-rn.ended
+	}
+}
+
+// Running lists the keys of runs that have not ended.
+func (r *Runner) Running() []ports.OperationKey {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var keys []ports.OperationKey
+	for _, k := range r.order {
+		if run := r.runs[k]; run != nil && !run.done {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// begin records a call and returns the gate it must pass.
+func (r *Runner) begin(call string) (chan struct{}, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, call)
 	if !r.Installed {
 		return nil, ports.ErrSkyNotFound
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	for prefix, g := range r.gates {
+		if strings.HasPrefix(call, prefix) {
+			return g, nil
+		}
 	}
-	command, _, _ := strings.Cut(call, " ")
-	return r.gates[command], nil
+	return nil, nil
 }
 
 func wait(ctx context.Context, gate chan struct{}) error {
 	if gate == nil {
-		return nil
+		return ctx.Err()
 	}
 	select {
 	case <-gate:
@@ -157,175 +188,237 @@ func wait(ctx context.Context, gate chan struct{}) error {
 	}
 }
 
-func say(onLine ports.LineFunc, lines ...string) {
-	if onLine == nil {
-		return
+// Start begins op's run in the background and follows it.
+func (r *Runner) Start(ctx context.Context, op ports.Operation, onLine ports.LineFunc) (ports.RunOutcome, error) {
+	if err := ctx.Err(); err != nil {
+		return ports.RunOutcome{}, err
 	}
-	for _, l := range lines {
-		onLine(l)
-	}
-}
-
-// Launch models `sky launch`: INIT, then UP.
-func (r *Runner) Launch(ctx context.Context, spec ports.LaunchSpec, onLine ports.LineFunc) (ports.RunResult, error) {
-	gate, err := r.begin(ctx, "launch "+spec.ClusterName)
+	gate, err := r.begin(string(op.Action) + " " + op.Cluster)
 	if err != nil {
-		return ports.RunResult{ExitCode: -1}, err
+		return ports.RunOutcome{}, err
 	}
-	if r.OnLaunch != nil {
-		return r.OnLaunch(ctx, spec, onLine)
+	runCtx, cancel := context.WithCancel(context.Background())
+	rn := &run{op: op, more: make(chan struct{}), cancel: cancel, ended: make(chan struct{})}
+	r.mu.Lock()
+	if _, dup := r.runs[op.Key]; dup {
+		r.mu.Unlock()
+		cancel()
+		return ports.RunOutcome{}, fmt.Errorf("a run of %s exists already", op.Key)
 	}
-	say(onLine, "YAML to run: "+spec.YAMLPath)
-	r.SetCluster(spec.ClusterName, Cluster{Status: "INIT", Infra: "AWS (us-east-1)"})
-	say(onLine, "⚙︎ Launching on AWS us-east-1 (us-east-1a, us-east-1b).")
-	if err := wait(ctx, gate); err != nil {
-		return ports.RunResult{ExitCode: -1}, err
-	}
-	r.SetCluster(spec.ClusterName, Cluster{Status: "UP", Infra: "AWS (us-east-1)", IP: "3.91.7.12"})
-	out := "✓ Cluster launched: " + spec.ClusterName + ".  View logs: sky logs --provision " + spec.ClusterName
-	say(onLine, "└── Instance is up.", out)
-	return ports.RunResult{Stdout: out + "\n"}, nil
+	r.runs[op.Key] = rn
+	r.order = append(r.order, op.Key)
+	hook := r.OnRun[op.Action]
+	r.mu.Unlock()
+	go func() {
+		defer cancel()
+		var out ports.RunOutcome
+		if err := wait(runCtx, gate); err != nil {
+			out = ports.RunOutcome{Failed: true, Message: "sky was terminated"}
+		} else if hook != nil {
+			out = hook(runCtx, r, op, func(line string) { r.say(rn, line) })
+		} else {
+			out = r.model(runCtx, op, func(line string) { r.say(rn, line) })
+		}
+		r.mu.Lock()
+		rn.done, rn.out = true, out
+		close(rn.more)
+		r.mu.Unlock()
+		close(rn.ended)
+	}()
+	return r.follow(ctx, rn, 0, onLine)
 }
 
-func (r *Runner) named(ctx context.Context, command, name string, hook NamedFunc, onLine ports.LineFunc, model func(c Cluster, ok bool) (string, Cluster)) (ports.RunResult, error) {
-	gate, err := r.begin(ctx, command+" "+name)
-	if err != nil {
-		return ports.RunResult{ExitCode: -1}, err
+func (r *Runner) say(rn *run, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var offset int64
+	if n := len(rn.lines); n > 0 {
+		offset = rn.lines[n-1].Offset
 	}
-	if hook != nil {
-		return hook(ctx, name, onLine)
-	}
-	if err := wait(ctx, gate); err != nil {
-		return ports.RunResult{ExitCode: -1}, err
-	}
-	c, ok := r.ClusterOf(name)
-	if !ok {
-		out := "Cluster(s) not found (tip: see `sky status`)."
-		say(onLine, out)
-		return ports.RunResult{Stdout: out + "\n"}, nil
-	}
-	out, next := model(c, ok)
-	r.SetCluster(name, next)
-	say(onLine, out)
-	return ports.RunResult{Stdout: out + "\n"}, nil
+	rn.lines = append(rn.lines, ports.Line{Text: text, Offset: offset + int64(len(text)) + 1})
+	close(rn.more)
+	rn.more = make(chan struct{})
 }
 
-// Stop models `sky stop -y`.
-func (r *Runner) Stop(ctx context.Context, name string, onLine ports.LineFunc) (ports.RunResult, error) {
-	return r.named(ctx, "stop", name, r.OnStop, onLine, func(c Cluster, _ bool) (string, Cluster) {
-		c.Status, c.IP = "STOPPED", ""
-		return "Stopping cluster " + name + "...done.", c
-	})
+// follow delivers rn's lines after offset, then its outcome once it has ended.
+func (r *Runner) follow(ctx context.Context, rn *run, offset int64, onLine ports.LineFunc) (ports.RunOutcome, error) {
+	next := 0
+	for {
+		r.mu.Lock()
+		lines := rn.lines[next:]
+		next = len(rn.lines)
+		done, out, more := rn.done, rn.out, rn.more
+		r.mu.Unlock()
+		for _, l := range lines {
+			if l.Offset > offset && onLine != nil {
+				onLine(l)
+			}
+		}
+		if done {
+			return out, nil
+		}
+		select {
+		case <-more:
+		case <-ctx.Done():
+			return ports.RunOutcome{}, ctx.Err()
+		}
+	}
 }
 
-// Start models `sky start -y`.
-func (r *Runner) Start(ctx context.Context, name string, onLine ports.LineFunc) (ports.RunResult, error) {
-	return r.named(ctx, "start", name, r.OnStart, onLine, func(c Cluster, _ bool) (string, Cluster) {
-		c.Status, c.IP = "UP", "3.91.7.13"
-		return "Cluster " + name + " started.", c
-	})
+// Attach follows the run of key.
+func (r *Runner) Attach(ctx context.Context, key ports.OperationKey, offset int64, onLine ports.LineFunc) (ports.RunOutcome, error) {
+	r.mu.Lock()
+	r.calls = append(r.calls, "attach "+string(key))
+	rn := r.runs[key]
+	r.mu.Unlock()
+	if rn == nil {
+		return ports.RunOutcome{}, ports.ErrNoOperation
+	}
+	return r.follow(ctx, rn, offset, onLine)
 }
 
-// Down models `sky down -y`.
-func (r *Runner) Down(ctx context.Context, name string, onLine ports.LineFunc) (ports.RunResult, error) {
-	return r.named(ctx, "down", name, r.OnDown, onLine, func(Cluster, bool) (string, Cluster) {
-		return "Terminating cluster " + name + "...done.", Cluster{}
-	})
+// Cancel ends the run of key and waits for it.
+func (r *Runner) Cancel(ctx context.Context, key ports.OperationKey) error {
+	r.mu.Lock()
+	r.calls = append(r.calls, "cancel "+string(key))
+	rn := r.runs[key]
+	r.mu.Unlock()
+	if rn == nil {
+		return nil
+	}
+	rn.cancel()
+	select {
+	case <-rn.ended:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
-// Status models `sky status NAME` in the v0.10 table form.
-func (r *Runner) Status(ctx context.Context, name string, opts ports.StatusOptions) (ports.RunResult, error) {
+// Forget drops finished runs but the newest keep.
+func (r *Runner) Forget(keep int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var finished []ports.OperationKey
+	for _, k := range r.order {
+		if rn := r.runs[k]; rn != nil && rn.done {
+			finished = append(finished, k)
+		}
+	}
+	for i := 0; i < len(finished)-keep; i++ {
+		delete(r.runs, finished[i])
+	}
+	r.order = slices.DeleteFunc(r.order, func(k ports.OperationKey) bool { return r.runs[k] == nil })
+	return nil
+}
+
+// model is the default behaviour of the mutating commands, with real sky's texts.
+func (r *Runner) model(ctx context.Context, op ports.Operation, say func(string)) ports.RunOutcome {
+	name := op.Cluster
+	c, exists := r.ClusterOf(name)
+	switch op.Action {
+	case core.ActionLaunch:
+		say("⚙︎ Launching on AWS us-east-1 (us-east-1a).")
+		r.SetCluster(name, Cluster{Status: core.SkyInit, Cloud: "aws", Region: "us-east-1"})
+		if ctx.Err() != nil {
+			return ports.RunOutcome{Failed: true, Message: "sky was terminated"}
+		}
+		say("✓ Cluster launched: " + name + ".")
+		r.SetCluster(name, Cluster{Status: core.SkyUp, Cloud: "aws", Region: "us-east-1", IP: "203.0.113.10"})
+	case core.ActionStop:
+		if !exists {
+			say("Cluster(s) not found (tip: see `sky status`).")
+			break
+		}
+		say("Stopping cluster " + name + "...done.")
+		c.Status, c.IP = core.SkyStopped, ""
+		r.SetCluster(name, c)
+	case core.ActionStart:
+		if !exists {
+			say("Cluster(s) not found (tip: see `sky status`).")
+			break
+		}
+		say("Cluster " + name + " started.")
+		c.Status, c.IP = core.SkyUp, "203.0.113.11"
+		r.SetCluster(name, c)
+	case core.ActionDestroy:
+		if !exists {
+			say("Cluster(s) not found (tip: see `sky status`).")
+			break
+		}
+		say("Terminating cluster " + name + "...done.")
+		r.SetCluster(name, Cluster{})
+	}
+	return ports.RunOutcome{}
+}
+
+// Status reports the model's clusters.
+func (r *Runner) Status(ctx context.Context, names []string, refresh bool) (map[string]core.SkyCluster, error) {
 	call := "status "
-	if opts.Refresh {
+	if refresh {
 		call += "--refresh "
 	}
-	if opts.JSON {
-		call += "-o json "
-	}
-	gate, err := r.begin(ctx, call+name)
+	gate, err := r.begin(call + strings.Join(names, " "))
 	if err != nil {
-		return ports.RunResult{ExitCode: -1}, err
-	}
-	if r.OnStatus != nil {
-		return r.OnStatus(ctx, name, opts)
+		return nil, err
 	}
 	if err := wait(ctx, gate); err != nil {
-		return ports.RunResult{ExitCode: -1}, err
+		return nil, err
 	}
-	if opts.JSON {
-		if r.RejectJSON {
-			return ports.RunResult{ExitCode: 2, Stderr: "Usage: sky status [OPTIONS] [CLUSTERS]...\nTry 'sky status -h' for help.\n\nError: No such option: -o\n"}, nil
-		}
-		return ports.RunResult{Stdout: r.statusJSON(name)}, nil
+	if r.OnStatus != nil {
+		return r.OnStatus(ctx, names, refresh)
 	}
-	return ports.RunResult{Stdout: r.statusTable(name)}, nil
-}
-
-// statusJSON is the v0.12 `-o json` form: an array of cluster records.
-func (r *Runner) statusJSON(name string) string {
-	c, ok := r.ClusterOf(name)
-	if !ok {
-		return "[]\n"
-	}
-	cloud, region, _ := strings.Cut(strings.TrimSuffix(c.Infra, ")"), " (")
-	record, _ := json.Marshal([]map[string]any{{"name": name, "status": c.Status, "cloud": cloud, "region": region}})
-	return string(record) + "\n"
-}
-
-func (r *Runner) statusTable(name string) string {
-	c, ok := r.ClusterOf(name)
-	var b strings.Builder
-	b.WriteString("Enabled Infra: aws, gcp\n\nClusters\n")
-	if !ok {
-		fmt.Fprintf(&b, "Cluster '%s' not found.\n", name)
-		return b.String()
-	}
-	rows := [][]string{
-		{"NAME", "INFRA", "RESOURCES", "STATUS", "AUTOSTOP", "LAUNCHED"},
-		{name, c.Infra, "1x(cpus=2, mem=8, m6i.large, ...)", c.Status, "-", "1 min ago"},
-	}
-	widths := make([]int, len(rows[0]))
-	for _, row := range rows {
-		for i, cell := range row {
-			widths[i] = max(widths[i], len(cell))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]core.SkyCluster, len(names))
+	for _, n := range names {
+		if c, ok := r.clusters[n]; ok {
+			out[n] = core.SkyCluster{Found: true, Status: c.Status, Cloud: c.Cloud, Region: c.Region}
+		} else {
+			out[n] = core.SkyCluster{}
 		}
 	}
-	for _, row := range rows {
-		for i, cell := range row {
-			fmt.Fprintf(&b, "%-*s", widths[i]+2, cell)
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
+	return out, nil
 }
 
-// IP models `sky status --ip NAME`.
-func (r *Runner) IP(ctx context.Context, name string) (ports.RunResult, error) {
-	if _, err := r.begin(ctx, "ip "+name); err != nil {
-		return ports.RunResult{ExitCode: -1}, err
+// IP reports the model's head address of a cluster that is up.
+func (r *Runner) IP(ctx context.Context, name string) (string, error) {
+	gate, err := r.begin("ip " + name)
+	if err != nil {
+		return "", err
+	}
+	if err := wait(ctx, gate); err != nil {
+		return "", err
 	}
 	c, ok := r.ClusterOf(name)
-	switch {
-	case !ok:
-		return ports.RunResult{ExitCode: 1, Stderr: fmt.Sprintf("ValueError: '%s' cluster not found. Please specify a single cluster to show its IP address.\n", name)}, nil
-	case c.Status != "UP":
-		return ports.RunResult{ExitCode: 1, Stderr: fmt.Sprintf("RuntimeError: Cluster '%s' is not in UP status.\n", name)}, nil
+	if !ok || c.Status != core.SkyUp || c.IP == "" {
+		return "", core.Errorf(core.KindUpstream, core.KeySky, "cluster %s is not up", name)
 	}
-	return ports.RunResult{Stdout: c.IP + "\n"}, nil
+	return c.IP, nil
 }
 
-// Check prints CheckOutput.
-func (r *Runner) Check(ctx context.Context, json bool) (ports.RunResult, error) {
-	if _, err := r.begin(ctx, "check"); err != nil {
-		return ports.RunResult{ExitCode: -1}, err
+// Check reports CheckResult or CheckErr.
+func (r *Runner) Check(ctx context.Context) (core.CheckResult, error) {
+	gate, err := r.begin("check")
+	if err != nil {
+		return core.CheckResult{}, err
 	}
-	return ports.RunResult{Stdout: r.CheckOutput}, nil
+	if err := wait(ctx, gate); err != nil {
+		return core.CheckResult{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.CheckResult, r.CheckErr
 }
 
-// Version prints VersionOutput.
-func (r *Runner) Version(ctx context.Context) (ports.RunResult, error) {
-	if _, err := r.begin(ctx, "version"); err != nil {
-		return ports.RunResult{ExitCode: -1}, err
+// Version reports SkyVersion.
+func (r *Runner) Version(ctx context.Context) (core.Version, error) {
+	gate, err := r.begin("version")
+	if err != nil {
+		return core.Version{}, err
 	}
-	return ports.RunResult{Stdout: r.VersionOutput}, nil
+	if err := wait(ctx, gate); err != nil {
+		return core.Version{}, err
+	}
+	return r.SkyVersion, nil
 }

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,13 +24,17 @@ import (
 
 // UseCases is what the HTTP API needs of the application.
 type UseCases interface {
-	Launch(ctx context.Context, req core.LaunchRequest) (app.Accepted, error)
-	Stop(ctx context.Context) (app.Accepted, error)
-	Start(ctx context.Context) (app.Accepted, error)
-	Destroy(ctx context.Context) (app.Accepted, error)
-	Status(ctx context.Context, refresh bool) (core.Cluster, error)
+	// DefaultCluster is the cluster of the seed contract's /cluster/* routes.
+	DefaultCluster() string
+	Launch(ctx context.Context, name string, req core.LaunchRequest) (app.Accepted, error)
+	Stop(ctx context.Context, name string) (app.Accepted, error)
+	Start(ctx context.Context, name string) (app.Accepted, error)
+	Destroy(ctx context.Context, name string) (app.Accepted, error)
+	Status(ctx context.Context, name string, refresh bool) (core.Cluster, error)
+	Clusters(ctx context.Context, refresh bool) ([]app.ClusterView, error)
 	Check(ctx context.Context, refresh bool) (app.CheckInfo, error)
-	Events(ctx context.Context, lastEventID *uint64) ([]core.Event, ports.Subscription, error)
+	// Events subscribes to one cluster's events, or every cluster's when cluster is "".
+	Events(ctx context.Context, cluster string, after *uint64) ([]core.Event, ports.Subscription, error)
 }
 
 // Options configures the HTTP API.
@@ -110,11 +115,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 			OperationID: id, Method: http.MethodPost, Path: path, Summary: summary, Tags: []string{"cluster"},
 			DefaultStatus: http.StatusAccepted, Errors: errs, Security: bearer, MaxBodyBytes: MaxBodyBytes,
 		}, func(ctx context.Context, _ *struct{}) (*acceptedOutput, error) {
-			acc, err := call(ctx)
-			if err != nil {
-				return nil, fail(ctx, err)
-			}
-			return &acceptedOutput{Body: success(ctx, AcceptedResult{Message: acc.Message, ClusterName: acc.ClusterName})}, nil
+			return accepted(ctx, func() (app.Accepted, error) { return call(ctx) })
 		})
 	}
 
@@ -125,15 +126,11 @@ func register(api huma.API, uc UseCases, opts Options) {
 		DefaultStatus: http.StatusAccepted, Security: bearer, MaxBodyBytes: MaxBodyBytes,
 		Errors: []int{400, 401, 409, 413, 415, 422, 424, 500, 502},
 	}, func(ctx context.Context, in *launchInput) (*acceptedOutput, error) {
-		acc, err := uc.Launch(ctx, in.Body.request())
-		if err != nil {
-			return nil, fail(ctx, err)
-		}
-		return &acceptedOutput{Body: success(ctx, AcceptedResult{Message: acc.Message, ClusterName: acc.ClusterName})}, nil
+		return accepted(ctx, func() (app.Accepted, error) { return uc.Launch(ctx, uc.DefaultCluster(), in.Body.request()) })
 	})
-	lifecycle("stopCluster", "/cluster/stop", "Stop the running cluster (keeps its disk)", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Stop(ctx) })
-	lifecycle("startCluster", "/cluster/start", "Start the stopped cluster", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Start(ctx) })
-	lifecycle("destroyCluster", "/cluster/destroy", "Destroy the cluster and all its cloud resources", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Destroy(ctx) })
+	lifecycle("stopCluster", "/cluster/stop", "Stop the running cluster (keeps its disk)", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Stop(ctx, uc.DefaultCluster()) })
+	lifecycle("startCluster", "/cluster/start", "Start the stopped cluster", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Start(ctx, uc.DefaultCluster()) })
+	lifecycle("destroyCluster", "/cluster/destroy", "Destroy the cluster and all its cloud resources", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Destroy(ctx, uc.DefaultCluster()) })
 
 	huma.Register(api, huma.Operation{
 		OperationID: "getClusterStatus", Method: http.MethodGet, Path: "/cluster/status", Tags: []string{"cluster"},
@@ -141,7 +138,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 		Description: "Answers from skygate's record without running sky; refresh=true first asks sky (sky status --refresh).",
 		Security:    bearer, Errors: []int{401, 422, 424, 500, 502},
 	}, func(ctx context.Context, in *refreshInput) (*statusOutput, error) {
-		rec, err := uc.Status(ctx, in.Refresh)
+		rec, err := uc.Status(ctx, uc.DefaultCluster(), in.Refresh)
 		if err != nil {
 			return nil, fail(ctx, err)
 		}
@@ -170,19 +167,18 @@ func register(api huma.API, uc UseCases, opts Options) {
 
 	sse.Register(api, huma.Operation{
 		OperationID: "clusterEvents", Method: http.MethodGet, Path: eventsPath, Tags: []string{"cluster"},
-		Summary: "Live lifecycle events (Server-Sent Events)",
-		Description: "Every event has an id (growing across restarts), an event name and one JSON data line. " +
-			"A new connection first gets the events of the operation in flight; with Last-Event-ID, every kept event after it. " +
-			"A comment line is sent every 15 s.",
-		Security: bearer, Errors: []int{401, 422, 500},
+		Summary:     "Live lifecycle events (Server-Sent Events)",
+		Description: streamDescription,
+		Security:    bearer, Errors: []int{401, 422, 500, 503},
 	}, map[string]any{
 		string(core.EventProgress): ProgressEventData{},
 		string(core.EventComplete): CompleteEventData{},
 		string(core.EventError):    ErrorEventData{},
 		string(core.EventStatus):   StatusEventData{},
 	}, func(ctx context.Context, in *eventsInput, _ sse.Sender) {
-		openStream(ctx, uc, in, opts)
+		openStream(ctx, uc, uc.DefaultCluster(), false, &in.streamInput, opts)
 	})
+	registerFleet(api, uc, opts)
 	tidySchemas(api.OpenAPI())
 }
 
@@ -201,15 +197,19 @@ func tidySchemas(doc *huma.OpenAPI) {
 		if result := s.Properties["result"]; strings.HasPrefix(name, "Envelope") && result != nil && result.Ref != "" {
 			s.Properties["result"] = &huma.Schema{OneOf: []*huma.Schema{{Ref: result.Ref}, {Type: "null"}}}
 		}
-		if name == "StatusResult" || name == "StatusEventData" {
+		if name == "StatusResult" || name == "StatusEventData" || name == "ClusterRecord" || name == "FleetStatusEventData" {
 			s.Properties["status"] = statusRef
 		}
 	}
-	events := doc.Paths["/cluster/events"].Get.Responses["200"].Content["text/event-stream"].Schema.Items
-	if variants, ok := events.Extensions["oneOf"].([]*huma.Schema); ok {
-		for _, v := range variants {
-			v.Required = append(v.Required, "id")
-			delete(v.Properties, "retry") // skygate never sends retry
+	for _, path := range []string{eventsPath, "/clusters/{name}/events", "/events"} {
+		events := doc.Paths[path].Get.Responses["200"].Content["text/event-stream"].Schema.Items
+		if variants, ok := events.Extensions["oneOf"].([]*huma.Schema); ok {
+			for _, v := range variants {
+				if !slices.Contains(v.Required, "id") {
+					v.Required = append(v.Required, "id")
+				}
+				delete(v.Properties, "retry") // skygate never sends retry
+			}
 		}
 	}
 }
@@ -222,10 +222,20 @@ type refreshInput struct {
 	Refresh bool `query:"refresh" doc:"Ask sky now instead of answering from the cache."`
 }
 
-type eventsInput struct {
+// streamInput is what every event stream takes.
+type streamInput struct {
 	LastEventID string `header:"Last-Event-ID" pattern:"^[0-9]{1,19}$" doc:"Resume after this event id."`
+	After       string `query:"after" pattern:"^[0-9]{1,19}$" doc:"The same as Last-Event-ID, for a first connection that cannot send headers (EventSource); after=0 replays every kept event. Last-Event-ID wins when both are given, as on an EventSource reconnect."`
 	AccessToken string `query:"access_token" doc:"The bearer token, for clients such as EventSource that cannot set headers."`
 }
+
+type eventsInput struct {
+	streamInput
+}
+
+const streamDescription = "Every event has an id (growing across restarts), an event name and one JSON data line. " +
+	"A new connection first gets the events of the operation in flight; with Last-Event-ID (or ?after=), every kept event after it " +
+	"(an id the service never issued counts as none). A comment line is sent every 15 s."
 
 type acceptedOutput struct{ Body Envelope[AcceptedResult] }
 type statusOutput struct{ Body Envelope[StatusResult] }

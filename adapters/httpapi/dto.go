@@ -64,6 +64,23 @@ func statusResult(c core.Cluster) StatusResult {
 	return r
 }
 
+// ClusterRecord is one cluster in the fleet listing: the status result with its name.
+type ClusterRecord struct {
+	Name       string  `json:"name" doc:"Cluster name."`
+	Default    bool    `json:"default" doc:"Whether this is the default cluster, the one of the /cluster/* routes."`
+	Status     string  `json:"status"`
+	Cloud      *string `json:"cloud" doc:"Cloud provider."`
+	Region     *string `json:"region"`
+	IP         *string `json:"ip" doc:"Head node IP (null until running)."`
+	LaunchedAt *int64  `json:"launched_at" doc:"Unix timestamp (seconds) of when the cluster came up."`
+	Error      *string `json:"error" doc:"Error message when an operation failed."`
+}
+
+func clusterRecord(v app.ClusterView) ClusterRecord {
+	r := statusResult(v.Cluster)
+	return ClusterRecord{Name: v.Name, Default: v.Default, Status: r.Status, Cloud: r.Cloud, Region: r.Region, IP: r.IP, LaunchedAt: r.LaunchedAt, Error: r.Error}
+}
+
 // CheckResult is the SkyPilot installation and cloud access.
 type CheckResult struct {
 	SkyInstalled   bool              `json:"sky_installed"`
@@ -121,6 +138,47 @@ type StatusEventData struct {
 	Type      string `json:"type" enum:"status"`
 	Message   string `json:"message"`
 	Status    string `json:"status" enum:"no_server,provisioning,running,stopping,stopped,starting,destroying,error"`
+}
+
+// The fleet streams' data: the same, with the cluster each event is about.
+
+// FleetProgressEventData is one line of a cluster's sky output.
+type FleetProgressEventData struct {
+	ProgressEventData
+	Cluster string `json:"cluster"`
+}
+
+// FleetCompleteEventData ends a cluster's operation that reached its goal.
+type FleetCompleteEventData struct {
+	CompleteEventData
+	Cluster string `json:"cluster"`
+}
+
+// FleetErrorEventData ends a cluster's operation that failed, or reports a failure.
+type FleetErrorEventData struct {
+	ErrorEventData
+	Cluster string `json:"cluster"`
+}
+
+// FleetStatusEventData announces a cluster's status change.
+type FleetStatusEventData struct {
+	StatusEventData
+	Cluster string `json:"cluster"`
+}
+
+// fleetEventData is the data of ev on a fleet stream.
+func fleetEventData(ev core.Event) any {
+	switch d := eventData(ev).(type) {
+	case CompleteEventData:
+		return FleetCompleteEventData{d, ev.Cluster}
+	case ErrorEventData:
+		return FleetErrorEventData{d, ev.Cluster}
+	case StatusEventData:
+		return FleetStatusEventData{d, ev.Cluster}
+	case ProgressEventData:
+		return FleetProgressEventData{d, ev.Cluster}
+	}
+	return nil
 }
 
 func eventData(ev core.Event) any {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -19,20 +20,29 @@ import (
 // in steady pieces.
 const maxBatch = 64
 
-// openStream answers GET /cluster/events. It takes the connection over from net/http
+// openStream answers an event stream of cluster ("" for every cluster); withCluster puts
+// each event's cluster in its data (the fleet streams). It takes the connection over from net/http
 // once the headers are written: an idle stream then costs one small goroutine writing
 // and one reading (to notice a disconnect at once), instead of a request goroutine with
 // its read and write buffers. This keeps thousands of open dashboards cheap.
-func openStream(ctx context.Context, uc UseCases, in *eventsInput, opts Options) {
+func openStream(ctx context.Context, uc UseCases, cluster string, withCluster bool, in *streamInput, opts Options) {
 	var after *uint64
-	if in.LastEventID != "" {
-		if id, err := strconv.ParseUint(in.LastEventID, 10, 64); err == nil {
+	// Last-Event-ID wins: an EventSource reconnects to the same URL (its ?after=) with
+	// the header holding the last id it got.
+	for _, v := range []string{in.LastEventID, in.After} {
+		if id, err := strconv.ParseUint(v, 10, 64); err == nil && v != "" {
 			after = &id
+			break
 		}
 	}
-	replay, sub, err := uc.Events(ctx, after)
+	replay, sub, err := uc.Events(ctx, cluster, after)
 	if err != nil {
-		opts.Logger.Error().Err(err).Msg("opening the event stream failed")
+		if w := infoFrom(ctx).w; w != nil {
+			var env *ErrorEnvelope
+			if errors.As(fail(ctx, err), &env) {
+				writeEnvelope(w, nil, env)
+			}
+		}
 		return
 	}
 	w := infoFrom(ctx).w
@@ -47,7 +57,10 @@ func openStream(ctx context.Context, uc UseCases, in *eventsInput, opts Options)
 		opts.Logger.Error().Err(err).Msg("taking over the event stream's connection failed")
 		return
 	}
-	s := &eventStream{conn: conn, sub: sub, keepAlive: opts.KeepAlive, done: opts.Done}
+	s := &eventStream{conn: conn, sub: sub, keepAlive: opts.KeepAlive, done: opts.Done, data: eventData}
+	if withCluster {
+		s.data = fleetEventData
+	}
 	if after != nil {
 		s.last = *after
 	}
@@ -72,8 +85,9 @@ type eventStream struct {
 	sub       ports.Subscription
 	keepAlive time.Duration
 	done      <-chan struct{}
-	last      uint64       // the highest id sent
-	buf       bytes.Buffer // frames not yet written
+	data      func(core.Event) any // an event's data line
+	last      uint64               // the highest id sent
+	buf       bytes.Buffer         // frames not yet written
 }
 
 // run writes what is buffered, then live events and keep-alive comments, until the
@@ -142,7 +156,7 @@ func (s *eventStream) frame(ev *core.Event) {
 	if ev.ID <= s.last {
 		return
 	}
-	data, err := json.Marshal(eventData(*ev))
+	data, err := json.Marshal(s.data(*ev))
 	if err != nil {
 		return
 	}

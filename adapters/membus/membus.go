@@ -1,24 +1,20 @@
 // Package membus is an in-memory ports.EventBus: it fans events out to subscriber
-// channels and keeps the most recent ones for replay.
+// channels, by cluster. It keeps no history; replay comes from the store.
 package membus
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
 )
 
-// Defaults of Options.
-const (
-	DefaultHistory = 1000
-	DefaultBuffer  = 256
-)
+// DefaultBuffer is Options.Buffer when it is zero.
+const DefaultBuffer = 256
 
 // Options sizes a Bus; zero fields take the defaults.
 type Options struct {
-	// History is how many of the most recent events the bus keeps for replay.
-	History int
 	// Buffer is how many events a subscriber may fall behind before it is dropped.
 	Buffer int
 }
@@ -27,86 +23,106 @@ type Options struct {
 type Bus struct {
 	buffer int
 
-	// mu orders Publish, Subscribe and Close, which is what makes a subscription's replay
-	// and live events meet with no gap and no duplicate.
-	mu      sync.Mutex
-	history *core.History
-	subs    []*subscription
-	// chans[i] is subs[i].ch, kept side by side so that Publish walks one contiguous
-	// slice instead of following a pointer per subscriber.
+	// mu orders Publish, Subscribe and Close: a subscriber gets every event published
+	// after its Subscribe returned, in order.
+	mu sync.Mutex
+	// groups holds the subscribers of each cluster; the key "" holds the subscribers
+	// of every cluster.
+	groups map[string]*group
+
+	published atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+// group is the subscribers of one key. chans[i] is subs[i].ch, kept side by side so that
+// Publish walks one contiguous slice instead of following a pointer per subscriber.
+type group struct {
+	subs  []*subscription
 	chans []chan *core.Event
 }
 
 var _ ports.EventBus = (*Bus)(nil)
 
-// New returns an empty bus.
+// New returns a bus with no subscriber.
 func New(opts Options) *Bus {
-	if opts.History <= 0 {
-		opts.History = DefaultHistory
-	}
 	if opts.Buffer <= 0 {
 		opts.Buffer = DefaultBuffer
 	}
-	return &Bus{buffer: opts.Buffer, history: core.NewHistory(opts.History)}
+	return &Bus{buffer: opts.Buffer, groups: map[string]*group{}}
 }
 
-// Seed keeps events for replay without delivering them to anyone: it loads the history a
-// store kept across a restart, before the first Subscribe. Like Publish, it skips events
-// whose ID does not exceed the last one kept.
-func (b *Bus) Seed(events []core.Event) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.history.Keep(events...)
-}
-
-// Publish keeps events for replay and hands them to every subscriber, in order. A
-// subscriber whose buffer is full is dropped: its channel is closed, so it can come back
-// with Subscribe(last ID it got) instead of holding everyone up. An event whose ID does
-// not exceed the last one published is skipped, so an event published twice is delivered
-// once.
+// Publish hands each event to the subscribers of its cluster and to those of every
+// cluster, in order. A subscriber whose buffer is full is dropped: its channel is
+// closed, so it can come back (resuming from the last ID it got) instead of holding
+// everyone up.
 func (b *Bus) Publish(events ...core.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, e := range events {
-		if b.history.Keep(e) == 0 {
-			continue
-		}
 		// Subscribers share one copy: a channel of pointers keeps an idle subscriber's
 		// buffer at 8 bytes an event.
 		shared := &e
-		// Backwards, so that dropping subscriber i moves into its place one that has
-		// already been served this event.
-		for i := len(b.chans) - 1; i >= 0; i-- {
-			select {
-			case b.chans[i] <- shared:
-			default:
-				b.remove(b.subs[i])
-			}
+		b.deliver(b.groups[e.Cluster], shared)
+		if e.Cluster != "" {
+			b.deliver(b.groups[""], shared)
+		}
+	}
+	b.published.Add(uint64(len(events)))
+}
+
+func (b *Bus) deliver(g *group, e *core.Event) {
+	if g == nil {
+		return
+	}
+	// Backwards, so that dropping subscriber i moves into its place one that has
+	// already been served this event.
+	for i := len(g.chans) - 1; i >= 0; i-- {
+		select {
+		case g.chans[i] <- e:
+		default:
+			b.dropped.Add(1)
+			b.remove(g.subs[i])
 		}
 	}
 }
 
-// Subscribe returns the kept events with an ID greater than after, and a subscription to
-// every event published from now on.
-func (b *Bus) Subscribe(after uint64) ([]core.Event, ports.Subscription) {
-	s := &subscription{bus: b, ch: make(chan *core.Event, b.buffer)}
+// Subscribe returns a subscription to the events of cluster ("" for every cluster)
+// published from now on.
+func (b *Bus) Subscribe(cluster string) ports.Subscription {
+	s := &subscription{bus: b, key: cluster, ch: make(chan *core.Event, b.buffer)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s.index = len(b.subs)
-	b.subs = append(b.subs, s)
-	b.chans = append(b.chans, s.ch)
-	return b.history.After(after), s
+	g := b.groups[cluster]
+	if g == nil {
+		g = &group{}
+		b.groups[cluster] = g
+	}
+	s.index = len(g.subs)
+	g.subs = append(g.subs, s)
+	g.chans = append(g.chans, s.ch)
+	return s
 }
 
+// Published is how many events were published; Dropped how many subscribers were
+// dropped for falling behind.
+func (b *Bus) Published() uint64 { return b.published.Load() }
+
+// Dropped is how many subscribers were dropped for falling behind.
+func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
+
 // remove unregisters s and closes its channel; b.mu must be held. The last subscriber
-// takes s's place, which keeps removal O(1).
+// of the group takes s's place, which keeps removal O(1).
 func (b *Bus) remove(s *subscription) {
-	last := len(b.subs) - 1
-	moved := b.subs[last]
-	b.subs[s.index], b.chans[s.index] = moved, moved.ch
+	g := b.groups[s.key]
+	last := len(g.subs) - 1
+	moved := g.subs[last]
+	g.subs[s.index], g.chans[s.index] = moved, moved.ch
 	moved.index = s.index
-	b.subs[last], b.chans[last] = nil, nil
-	b.subs, b.chans = b.subs[:last], b.chans[:last]
+	g.subs[last], g.chans[last] = nil, nil
+	g.subs, g.chans = g.subs[:last], g.chans[:last]
+	if len(g.subs) == 0 {
+		delete(b.groups, s.key)
+	}
 	s.index = -1
 	close(s.ch)
 }
@@ -114,8 +130,9 @@ func (b *Bus) remove(s *subscription) {
 // subscription is one subscriber of a Bus.
 type subscription struct {
 	bus *Bus
+	key string
 	ch  chan *core.Event
-	// index is the position of the subscription in bus.subs, -1 once it is removed;
+	// index is the position of the subscription in its group, -1 once it is removed;
 	// guarded by bus.mu.
 	index int
 }

@@ -16,11 +16,7 @@ import (
 )
 
 func TestBusContract(t *testing.T) {
-	porttest.EventBus(t, func(t *testing.T, history []core.Event) ports.EventBus {
-		bus := membus.New(membus.Options{})
-		bus.Seed(history)
-		return bus
-	})
+	porttest.EventBus(t, func(t *testing.T) ports.EventBus { return membus.New(membus.Options{}) })
 }
 
 func event(id uint64) core.Event {
@@ -53,66 +49,10 @@ func pending(sub ports.Subscription) []core.Event {
 	}
 }
 
-func TestHistoryKeepsTheNewest(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		history   int
-		published uint64
-		after     uint64
-		want      []uint64
-	}{
-		{"under the limit", 3, 2, 0, []uint64{1, 2}},
-		{"at the limit", 3, 3, 0, []uint64{1, 2, 3}},
-		{"wrapped", 3, 7, 0, []uint64{5, 6, 7}},
-		{"wrapped, after inside", 3, 7, 5, []uint64{6, 7}},
-		{"wrapped, after before the oldest", 3, 7, 2, []uint64{5, 6, 7}},
-		{"wrapped, after the last", 3, 7, 7, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			bus := membus.New(membus.Options{History: tc.history})
-			for _, e := range events(1, tc.published) {
-				bus.Publish(e)
-			}
-			replay, sub := bus.Subscribe(tc.after)
-			defer sub.Close()
-			if !slices.Equal(porttest.IDs(replay), tc.want) {
-				t.Fatalf("replay = %v, want %v", porttest.IDs(replay), tc.want)
-			}
-		})
-	}
-}
-
-func TestPublishSkipsIDsThatDoNotGrow(t *testing.T) {
-	bus := membus.New(membus.Options{})
-	bus.Seed(events(1, 3))
-	_, sub := bus.Subscribe(3)
-	defer sub.Close()
-	bus.Publish(events(2, 5)...)
-	bus.Publish(events(5, 5)...)
-	if got := porttest.IDs(pending(sub)); !slices.Equal(got, []uint64{4, 5}) {
-		t.Fatalf("subscriber got %v, want [4 5]", got)
-	}
-	replay, again := bus.Subscribe(0)
-	defer again.Close()
-	if got := porttest.IDs(replay); !slices.Equal(got, []uint64{1, 2, 3, 4, 5}) {
-		t.Fatalf("replay = %v, want 1..5 once each", got)
-	}
-}
-
-func TestSeedDeliversToNobody(t *testing.T) {
-	bus := membus.New(membus.Options{})
-	_, sub := bus.Subscribe(0)
-	defer sub.Close()
-	bus.Seed(events(1, 2))
-	if got := pending(sub); len(got) != 0 {
-		t.Fatalf("Seed delivered %v", porttest.IDs(got))
-	}
-}
-
 func TestSubscriberDroppedWhenItsBufferIsFull(t *testing.T) {
 	bus := membus.New(membus.Options{Buffer: 2})
-	_, slow := bus.Subscribe(0)
-	_, fast := bus.Subscribe(0)
+	slow := bus.Subscribe("")
+	fast := bus.Subscribe("")
 	defer fast.Close()
 	bus.Publish(events(1, 2)...)
 	if got := porttest.IDs(pending(fast)); !slices.Equal(got, []uint64{1, 2}) {
@@ -130,6 +70,9 @@ func TestSubscriberDroppedWhenItsBufferIsFull(t *testing.T) {
 	if got := porttest.IDs(pending(fast)); !slices.Equal(got, []uint64{3}) {
 		t.Fatalf("fast subscriber got %v after the drop, want [3]", got)
 	}
+	if bus.Dropped() != 1 || bus.Published() != 3 {
+		t.Fatalf("dropped %d published %d, want 1 and 3", bus.Dropped(), bus.Published())
+	}
 }
 
 func TestTenThousandSubscribers(t *testing.T) {
@@ -137,7 +80,7 @@ func TestTenThousandSubscribers(t *testing.T) {
 	bus := membus.New(membus.Options{})
 	subs := make([]ports.Subscription, subscribers)
 	for i := range subs {
-		_, subs[i] = bus.Subscribe(0)
+		subs[i] = bus.Subscribe("")
 	}
 	bus.Publish(events(1, 5)...)
 	// Close every other subscriber, then check the rest still get everything.
@@ -167,7 +110,7 @@ func BenchmarkPublish1000Subscribers(b *testing.B) {
 		bus := membus.New(membus.Options{})
 		subs := make([]ports.Subscription, subscribers)
 		for i := range subs {
-			_, subs[i] = bus.Subscribe(0)
+			subs[i] = bus.Subscribe("")
 		}
 		e := event(0)
 		b.ReportAllocs()
@@ -195,7 +138,7 @@ func BenchmarkPublish1000Subscribers(b *testing.B) {
 		var wg sync.WaitGroup
 		subs := make([]ports.Subscription, subscribers)
 		for i := range subs {
-			_, subs[i] = bus.Subscribe(0)
+			subs[i] = bus.Subscribe("")
 			wg.Go(func() {
 				for range subs[i].Events() {
 					received.Add(1)

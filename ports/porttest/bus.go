@@ -1,7 +1,6 @@
 package porttest
 
 import (
-	"math/rand/v2"
 	"runtime"
 	"sync"
 	"testing"
@@ -11,11 +10,9 @@ import (
 	"github.com/skygate/skygate/ports"
 )
 
-// Bounds the EventBus suite puts on a bus: it keeps at least BusMinHistory events for
-// replay, and gives each subscriber a buffer of at least BusMinBuffer and fewer than
-// BusStuckProbe events.
+// Bounds the EventBus suite puts on a bus: each subscriber has a buffer of at least
+// BusMinBuffer and fewer than BusStuckProbe events.
 const (
-	BusMinHistory = 1000
 	BusMinBuffer  = 256
 	BusStuckProbe = 10_000
 )
@@ -24,78 +21,87 @@ const (
 // blocked Publish.
 const busTimeout = 10 * time.Second
 
-// EventBus checks a ports.EventBus. newBus returns a bus that keeps history (events with
-// growing IDs) for replay, as a bus seeded at start-up does, within the bounds above.
-func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) ports.EventBus) {
-	subscribe := func(t *testing.T, bus ports.EventBus, after uint64) ([]core.Event, ports.Subscription) {
-		replay, sub := bus.Subscribe(after)
+// clusterEvents returns events with the IDs from..to about cluster.
+func clusterEvents(cluster string, from, to uint64) []core.Event {
+	events := numberedEvents(from, to)
+	for i := range events {
+		events[i].Cluster = cluster
+	}
+	return events
+}
+
+// EventBus checks a ports.EventBus. newBus returns an empty bus within the bounds above.
+func EventBus(t *testing.T, newBus func(t *testing.T) ports.EventBus) {
+	subscribe := func(t *testing.T, bus ports.EventBus, cluster string) ports.Subscription {
+		sub := bus.Subscribe(cluster)
 		t.Cleanup(func() {
 			// A failed test may have left a Publish blocked, which Close would wait on.
 			if !t.Failed() {
 				sub.Close()
 			}
 		})
-		return replay, sub
+		return sub
 	}
 
-	t.Run("SubscribeReplaysKeptEventsAfter", func(t *testing.T) {
-		bus := newBus(t, numberedEvents(1, 5))
-		for _, tc := range []struct {
-			after uint64
-			want  []uint64
-		}{
-			{after: 0, want: idRange(1, 5)},
-			{after: 2, want: idRange(3, 5)},
-			{after: 4, want: idRange(5, 5)},
-			{after: 5, want: idRange(1, 0)},
-			{after: 99, want: idRange(1, 0)},
-		} {
-			replay, _ := subscribe(t, bus, tc.after)
-			if !sameIDs(replay, tc.want) {
-				t.Errorf("Subscribe(%d) replayed %v, want %v", tc.after, IDs(replay), tc.want)
+	t.Run("PublishDeliversInOrderFromSubscribeOn", func(t *testing.T) {
+		bus := newBus(t)
+		bus.Publish(clusterEvents("a", 1, 2)...)
+		var subs []ports.Subscription
+		for range 3 {
+			subs = append(subs, subscribe(t, bus, "a"))
+		}
+		bus.Publish(clusterEvents("a", 3, 4)...)
+		bus.Publish(clusterEvents("a", 5, 5)...)
+		for i, sub := range subs {
+			got := receive(t, sub, 3)
+			if !sameIDs(got, idRange(3, 5)) {
+				t.Errorf("subscriber %d received %v, want [3 4 5]", i, IDs(got))
+			}
+			if got[0].Message != "line 3" {
+				t.Errorf("subscriber %d received message %q, want %q", i, got[0].Message, "line 3")
 			}
 		}
 	})
 
-	t.Run("PublishDeliversInOrderAndKeeps", func(t *testing.T) {
-		bus := newBus(t, numberedEvents(1, 5))
-		var subs []ports.Subscription
-		for range 3 {
-			_, sub := subscribe(t, bus, 5)
-			subs = append(subs, sub)
+	t.Run("ClusterSubscribersGetTheirClusterAllGetEvery", func(t *testing.T) {
+		bus := newBus(t)
+		a, b, all := subscribe(t, bus, "a"), subscribe(t, bus, "b"), subscribe(t, bus, "")
+		bus.Publish(clusterEvents("a", 1, 1)...)
+		bus.Publish(clusterEvents("b", 2, 2)...)
+		bus.Publish(clusterEvents("a", 3, 3)...)
+		if got := receive(t, a, 2); !sameIDs(got, []uint64{1, 3}) {
+			t.Errorf("subscriber of a received %v, want [1 3]", IDs(got))
 		}
-		bus.Publish(numberedEvents(6, 7)...)
-		bus.Publish(numberedEvents(8, 8)...)
-		for i, sub := range subs {
-			got := receive(t, sub, 3)
-			if !sameIDs(got, idRange(6, 8)) {
-				t.Errorf("subscriber %d received %v, want [6 7 8]", i, IDs(got))
-			}
-			if got[0].Message != "line 6" {
-				t.Errorf("subscriber %d received message %q, want %q", i, got[0].Message, "line 6")
-			}
+		if got := receive(t, b, 1); !sameIDs(got, []uint64{2}) {
+			t.Errorf("subscriber of b received %v, want [2]", IDs(got))
 		}
-		replay, _ := subscribe(t, bus, 0)
-		if !sameIDs(replay, idRange(1, 8)) {
-			t.Errorf("replay after Publish is %v, want 1..8", IDs(replay))
+		if got := receive(t, all, 3); !sameIDs(got, idRange(1, 3)) {
+			t.Errorf("subscriber of every cluster received %v, want [1 2 3]", IDs(got))
+		}
+		for name, sub := range map[string]ports.Subscription{"a": a, "b": b, "all": all} {
+			select {
+			case e := <-sub.Events():
+				t.Errorf("subscriber %s received an extra event %+v", name, e)
+			default:
+			}
 		}
 	})
 
 	t.Run("StuckSubscriberIsDroppedOthersGetEverything", func(t *testing.T) {
-		bus := newBus(t, nil)
-		_, reader := subscribe(t, bus, 0)
-		_, stuck := subscribe(t, bus, 0)
+		bus := newBus(t)
+		reader := subscribe(t, bus, "a")
+		stuck := subscribe(t, bus, "a")
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			// One event at a time, each received before the next is published, so the
 			// reader never lags while the stuck subscriber's buffer overflows.
 			for id := uint64(1); id <= BusStuckProbe; id++ {
-				bus.Publish(numberedEvents(id, id)...)
+				bus.Publish(clusterEvents("a", id, id)...)
 				select {
 				case e, ok := <-reader.Events():
 					if !ok || e.ID != id {
-						t.Errorf("reading subscriber got event %d (open: %v), want %d", e.ID, ok, id)
+						t.Errorf("reading subscriber got event %v (open: %v), want %d", e, ok, id)
 						return
 					}
 				case <-time.After(busTimeout):
@@ -110,9 +116,9 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 			t.Fatal("Publish blocked on a subscriber that does not read")
 		}
 		got := drain(t, stuck)
-		if len(got) == 0 || len(got) >= BusStuckProbe {
-			t.Fatalf("stuck subscriber received %d of %d events before its channel closed; want it dropped once its buffer filled",
-				len(got), BusStuckProbe)
+		if len(got) < BusMinBuffer || len(got) >= BusStuckProbe {
+			t.Fatalf("stuck subscriber received %d of %d events before its channel closed; want it dropped once its buffer (at least %d) filled",
+				len(got), BusStuckProbe, BusMinBuffer)
 		}
 		if !sameIDs(got, idRange(1, uint64(len(got)))) {
 			t.Fatalf("stuck subscriber received %v, want a gapless prefix", IDs(got))
@@ -122,20 +128,25 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 	t.Run("NoGapNoDuplicateWhilePublishing", func(t *testing.T) {
 		const rounds, subscribers, published = 20, 16, 200
 		for range rounds {
-			bus := newBus(t, nil)
+			bus := newBus(t)
 			var wg sync.WaitGroup
+			start := make(chan struct{})
 			wg.Go(func() {
+				<-start
 				for id := uint64(1); id <= published; id++ {
-					bus.Publish(numberedEvents(id, id)...)
+					bus.Publish(clusterEvents("a", id, id)...)
 					runtime.Gosched()
 				}
 			})
-			for range subscribers {
-				after := uint64(rand.IntN(published / 2))
+			for i := range subscribers {
 				wg.Go(func() {
-					replay, sub := bus.Subscribe(after)
+					cluster := []string{"a", ""}[i%2]
+					sub := bus.Subscribe(cluster)
 					defer sub.Close()
-					got := replay
+					if i == 0 {
+						close(start)
+					}
+					var got []core.Event
 					for len(got) == 0 || got[len(got)-1].ID < published {
 						select {
 						case e, ok := <-sub.Events():
@@ -149,11 +160,8 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 							return
 						}
 					}
-					// Live events are not filtered by after: a subscriber that came before
-					// event after was published also gets the ones up to it.
-					if got[0].ID > after+1 || !sameIDs(got, idRange(got[0].ID, published)) {
-						t.Errorf("Subscribe(%d) replay+live = %v, want every ID from at most %d to %d once",
-							after, IDs(got), after+1, published)
+					if !sameIDs(got, idRange(got[0].ID, published)) {
+						t.Errorf("subscriber of %q received %v, want every ID from its first to %d once", cluster, IDs(got), published)
 					}
 				})
 			}
@@ -162,12 +170,12 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 	})
 
 	t.Run("CloseIsIdempotentAndEndsTheChannel", func(t *testing.T) {
-		bus := newBus(t, nil)
-		_, closed := subscribe(t, bus, 0)
-		_, open := subscribe(t, bus, 0)
+		bus := newBus(t)
+		closed := subscribe(t, bus, "a")
+		open := subscribe(t, bus, "a")
 		closed.Close()
 		closed.Close()
-		bus.Publish(numberedEvents(1, 2)...)
+		bus.Publish(clusterEvents("a", 1, 2)...)
 		if got := drain(t, closed); len(got) != 0 {
 			t.Errorf("closed subscription received %v", IDs(got))
 		}
@@ -177,17 +185,17 @@ func EventBus(t *testing.T, newBus func(t *testing.T, history []core.Event) port
 	})
 
 	t.Run("CloseWhilePublishing", func(t *testing.T) {
-		bus := newBus(t, nil)
+		bus := newBus(t)
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			for id := uint64(1); id <= 500; id++ {
-				bus.Publish(numberedEvents(id, id)...)
+				bus.Publish(clusterEvents("a", id, id)...)
 			}
 		})
-		for range 8 {
+		for i := range 8 {
 			wg.Go(func() {
 				for range 50 {
-					_, sub := bus.Subscribe(0)
+					sub := bus.Subscribe([]string{"a", ""}[i%2])
 					runtime.Gosched()
 					sub.Close()
 					sub.Close()
