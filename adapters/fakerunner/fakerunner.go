@@ -91,6 +91,13 @@ func (r *Runner) SetCluster(name string, c Cluster) {
 	r.clusters[name] = c
 }
 
+// SetCheck sets what `sky check` reports from now on.
+func (r *Runner) SetCheck(result core.CheckResult, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.CheckResult, r.CheckErr = result, err
+}
+
 // ClusterOf returns the model's cluster.
 func (r *Runner) ClusterOf(name string) (Cluster, bool) {
 	r.mu.Lock()

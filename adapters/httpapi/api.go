@@ -137,7 +137,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 		Summary:     "Current cluster state",
 		Description: "Answers from skygate's record without running sky; refresh=true first asks sky (sky status --refresh).",
 		Security:    bearer, Errors: []int{401, 422, 424, 500, 502},
-	}, func(ctx context.Context, in *refreshInput) (*statusOutput, error) {
+	}, func(ctx context.Context, in *RefreshParam) (*statusOutput, error) {
 		rec, err := uc.Status(ctx, uc.DefaultCluster(), in.Refresh)
 		if err != nil {
 			return nil, fail(ctx, err)
@@ -150,7 +150,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 		Summary:     "SkyPilot installation and cloud credentials",
 		Description: "The result of sky check, cached for 5 minutes; refresh=true runs it again.",
 		Security:    bearer, Errors: []int{401, 422, 500, 502},
-	}, func(ctx context.Context, in *refreshInput) (*checkOutput, error) {
+	}, func(ctx context.Context, in *RefreshParam) (*checkOutput, error) {
 		info, err := uc.Check(ctx, in.Refresh)
 		if err != nil {
 			return nil, fail(ctx, err)
@@ -176,7 +176,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 		string(core.EventError):    ErrorEventData{},
 		string(core.EventStatus):   StatusEventData{},
 	}, func(ctx context.Context, in *eventsInput, _ sse.Sender) {
-		openStream(ctx, uc, uc.DefaultCluster(), false, &in.streamInput, opts)
+		openStream(ctx, uc, uc.DefaultCluster(), false, &in.StreamParams, opts)
 	})
 	registerFleet(api, uc, opts)
 	tidySchemas(api.OpenAPI())
@@ -218,19 +218,20 @@ type launchInput struct {
 	Body *LaunchBody
 }
 
-type refreshInput struct {
+// RefreshParam asks for a fresh answer from sky.
+type RefreshParam struct {
 	Refresh bool `query:"refresh" doc:"Ask sky now instead of answering from the cache."`
 }
 
-// streamInput is what every event stream takes.
-type streamInput struct {
+// StreamParams is what every event stream takes.
+type StreamParams struct {
 	LastEventID string `header:"Last-Event-ID" pattern:"^[0-9]{1,19}$" doc:"Resume after this event id."`
 	After       string `query:"after" pattern:"^[0-9]{1,19}$" doc:"The same as Last-Event-ID, for a first connection that cannot send headers (EventSource); after=0 replays every kept event. Last-Event-ID wins when both are given, as on an EventSource reconnect."`
 	AccessToken string `query:"access_token" doc:"The bearer token, for clients such as EventSource that cannot set headers."`
 }
 
 type eventsInput struct {
-	streamInput
+	StreamParams
 }
 
 const streamDescription = "Every event has an id (growing across restarts), an event name and one JSON data line. " +

@@ -19,11 +19,11 @@ import (
 func benchHandler(b *testing.B) http.Handler {
 	b.Helper()
 	svc := newService(b, fakerunner.New())
-	if _, err := svc.Launch(context.Background(), core.LaunchRequest{}); err != nil {
+	if _, err := svc.Launch(context.Background(), "skygate", core.LaunchRequest{}); err != nil {
 		b.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		if rec, _ := svc.Status(context.Background(), false); rec.Status == core.StatusRunning {
+		if rec, _ := svc.Status(context.Background(), "skygate", false); rec.Status == core.StatusRunning {
 			break
 		}
 		if time.Now().After(deadline) {

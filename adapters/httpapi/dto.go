@@ -54,8 +54,9 @@ func statusResult(c core.Cluster) StatusResult {
 		return &s
 	}
 	r := StatusResult{Status: string(c.Status), Name: opt(c.Name), Cloud: opt(c.Cloud), Region: opt(c.Region), IP: opt(c.IP), Error: opt(c.Error)}
-	if r.Status == "" {
-		r.Status = string(core.StatusNoServer)
+	if !c.Exists() {
+		// The contract: name is null at no_server.
+		r.Status, r.Name = string(core.StatusNoServer), nil
 	}
 	if !c.LaunchedAt.IsZero() {
 		ts := c.LaunchedAt.Unix()

@@ -14,23 +14,24 @@ import (
 // The fleet routes: the same envelope, codes, transition table and stream rules as
 // /cluster/*, for any cluster named in the path.
 
-type nameInput struct {
+// NameParam is the cluster named in the path.
+type NameParam struct {
 	Name string `path:"name" maxLength:"63" doc:"Cluster name, as SkyPilot allows it: a letter, then letters, digits, '-', '_' or '.', ending with a letter or digit." example:"team-a"`
 }
 
 type fleetLaunchInput struct {
-	nameInput
+	NameParam
 	Body *LaunchBody
 }
 
 type fleetStatusInput struct {
-	nameInput
-	refreshInput
+	NameParam
+	RefreshParam
 }
 
 type fleetEventsInput struct {
-	nameInput
-	streamInput
+	NameParam
+	StreamParams
 }
 
 type clustersOutput struct{ Body Envelope[[]ClusterRecord] }
@@ -41,7 +42,7 @@ func registerFleet(api huma.API, uc UseCases, opts Options) {
 		Summary:     "Every managed cluster",
 		Description: "Every cluster that exists, and the default cluster always (default: true, even at no_server), sorted by name. refresh=true first asks sky about all of them with one sky status --refresh.",
 		Security:    bearer, Errors: []int{401, 422, 424, 500, 502},
-	}, func(ctx context.Context, in *refreshInput) (*clustersOutput, error) {
+	}, func(ctx context.Context, in *RefreshParam) (*clustersOutput, error) {
 		views, err := uc.Clusters(ctx, in.Refresh)
 		if err != nil {
 			return nil, fail(ctx, err)
@@ -73,7 +74,7 @@ func registerFleet(api huma.API, uc UseCases, opts Options) {
 		huma.Register(api, huma.Operation{
 			OperationID: r.id, Method: http.MethodPost, Path: "/clusters/{name}/" + r.verb, Summary: r.summary, Tags: []string{"fleet"},
 			DefaultStatus: http.StatusAccepted, Errors: []int{401, 404, 409, 415, 422, 500}, Security: bearer, MaxBodyBytes: MaxBodyBytes,
-		}, func(ctx context.Context, in *nameInput) (*acceptedOutput, error) {
+		}, func(ctx context.Context, in *NameParam) (*acceptedOutput, error) {
 			return accepted(ctx, func() (app.Accepted, error) { return r.call(ctx, in.Name) })
 		})
 	}
@@ -103,7 +104,7 @@ func registerFleet(api huma.API, uc UseCases, opts Options) {
 		Description: streamDescription,
 		Security:    bearer, Errors: []int{401, 422, 500, 503},
 	}, fleetEvents, func(ctx context.Context, in *fleetEventsInput, _ sse.Sender) {
-		openStream(ctx, uc, in.Name, true, &in.streamInput, opts)
+		openStream(ctx, uc, in.Name, true, &in.StreamParams, opts)
 	})
 	sse.Register(api, huma.Operation{
 		OperationID: "fleetEvents", Method: http.MethodGet, Path: "/events", Tags: []string{"fleet"},
@@ -111,7 +112,7 @@ func registerFleet(api huma.API, uc UseCases, opts Options) {
 		Description: streamDescription + " Each event names its cluster; ids are global across the fleet.",
 		Security:    bearer, Errors: []int{401, 422, 500, 503},
 	}, fleetEvents, func(ctx context.Context, in *eventsInput, _ sse.Sender) {
-		openStream(ctx, uc, "", true, &in.streamInput, opts)
+		openStream(ctx, uc, "", true, &in.StreamParams, opts)
 	})
 }
 

@@ -25,7 +25,7 @@ const maxBatch = 64
 // once the headers are written: an idle stream then costs one small goroutine writing
 // and one reading (to notice a disconnect at once), instead of a request goroutine with
 // its read and write buffers. This keeps thousands of open dashboards cheap.
-func openStream(ctx context.Context, uc UseCases, cluster string, withCluster bool, in *streamInput, opts Options) {
+func openStream(ctx context.Context, uc UseCases, cluster string, withCluster bool, in *StreamParams, opts Options) {
 	var after *uint64
 	// Last-Event-ID wins: an EventSource reconnects to the same URL (its ?after=) with
 	// the header holding the last id it got.
