@@ -7,7 +7,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -183,8 +182,8 @@ func register(api huma.API, uc UseCases, opts Options) {
 }
 
 // tidySchemas makes the document as precise as the contract's TypeScript where Huma's
-// reflection cannot: an envelope's result is `T | null` (Huma cannot mark a struct
-// reference nullable), statuses are one named enum, and every stream event has an id.
+// reflection cannot: an error envelope has at least one error, statuses are one named
+// enum, and every stream event has an id.
 func tidySchemas(doc *huma.OpenAPI) {
 	schemas := doc.Components.Schemas.Map()
 	statuses := make([]any, 0, len(core.AllStatuses()))
@@ -193,10 +192,11 @@ func tidySchemas(doc *huma.OpenAPI) {
 	}
 	schemas["ClusterStatus"] = &huma.Schema{Type: huma.TypeString, Enum: statuses, Description: "The cluster's lifecycle status."}
 	statusRef := &huma.Schema{Ref: "#/components/schemas/ClusterStatus"}
+	if errs := schemas["ErrorEnvelope"].Properties["errors"]; errs != nil {
+		one := 1
+		errs.MinProperties = &one // an error answer always says what went wrong
+	}
 	for name, s := range schemas {
-		if result := s.Properties["result"]; strings.HasPrefix(name, "Envelope") && result != nil && result.Ref != "" {
-			s.Properties["result"] = &huma.Schema{OneOf: []*huma.Schema{{Ref: result.Ref}, {Type: "null"}}}
-		}
 		if name == "StatusResult" || name == "StatusEventData" || name == "ClusterRecord" || name == "FleetStatusEventData" {
 			s.Properties["status"] = statusRef
 		}
