@@ -50,6 +50,10 @@ type Options struct {
 	Logger zerolog.Logger
 	// Version is the service version shown in the OpenAPI document.
 	Version string
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// Instrument, when set, wraps every route (request metrics).
+	Instrument func(http.Handler) http.Handler
 }
 
 const eventsPath = "/cluster/events"
@@ -66,6 +70,9 @@ func New(uc UseCases, opts Options) http.Handler {
 	}
 	router := chi.NewRouter()
 	router.Use(recordRequest, recoverPanics(opts.Logger), logRequests(opts.Logger))
+	if opts.Instrument != nil {
+		router.Use(opts.Instrument)
+	}
 	if len(opts.CORSOrigins) > 0 {
 		router.Use(corsFor(opts.CORSOrigins))
 	}
@@ -76,6 +83,9 @@ func New(uc UseCases, opts Options) http.Handler {
 	router.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
 	})
+	if opts.Metrics != nil {
+		router.Method(http.MethodGet, "/metrics", opts.Metrics)
+	}
 	api := humachi.New(router, config(opts.Version))
 	register(api, uc, opts)
 	return router
