@@ -3,15 +3,20 @@
 package memstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
 )
 
-// DefaultHistoryLimit is the number of events kept when Options.HistoryLimit is zero.
+// DefaultHistoryLimit is the number of events kept of each cluster when
+// Options.HistoryLimit is zero.
 const DefaultHistoryLimit = 1000
 
 // ErrClosed is returned by every method of a closed Store but Close.
@@ -19,16 +24,21 @@ var ErrClosed = errors.New("memstore: store is closed")
 
 // Options sizes a Store.
 type Options struct {
-	// HistoryLimit is how many of the most recent events Events can return.
+	// HistoryLimit is how many of each cluster's most recent events are kept.
 	HistoryLimit int
 }
 
 // Store is an in-memory ports.Store. It is safe for concurrent use.
 type Store struct {
+	limit int
+
 	mu      sync.Mutex
 	closed  bool
-	record  core.Cluster
-	history *core.History
+	records map[string]core.Cluster
+	// history holds each cluster's newest events; a History's own last ID is that
+	// cluster's, lastID the store's.
+	history map[string]*core.History
+	lastID  uint64
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -38,22 +48,36 @@ func New(opts Options) *Store {
 	if opts.HistoryLimit <= 0 {
 		opts.HistoryLimit = DefaultHistoryLimit
 	}
-	return &Store{record: core.NoCluster(), history: core.NewHistory(opts.HistoryLimit)}
+	return &Store{limit: opts.HistoryLimit, records: map[string]core.Cluster{}, history: map[string]*core.History{}}
 }
 
-// Load returns the record, core.NoCluster() until the first Update.
-func (s *Store) Load(ctx context.Context) (core.Cluster, error) {
+// Clusters returns every saved record, sorted by name.
+func (s *Store) Clusters(ctx context.Context) ([]core.Cluster, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	out := make([]core.Cluster, 0, len(s.records))
+	for _, name := range slices.Sorted(maps.Keys(s.records)) {
+		out = append(out, s.records[name])
+	}
+	return out, nil
+}
+
+// Load returns the saved record of name, core.NoCluster(name) when none was saved.
+func (s *Store) Load(ctx context.Context, name string) (core.Cluster, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return core.Cluster{}, ErrClosed
 	}
-	return s.record, nil
+	return s.record(name), nil
 }
 
-// Update calls fn with the record and, when fn succeeds, keeps its record and numbered
-// events.
-func (s *Store) Update(ctx context.Context, fn func(core.Cluster) (core.Cluster, []core.Event, error)) (core.Cluster, []core.Event, error) {
+// Update calls fn with the record of name and, when fn succeeds, keeps its record and
+// numbered events.
+func (s *Store) Update(ctx context.Context, name string, fn func(core.Cluster) (core.Cluster, []core.Event, error)) (core.Cluster, []core.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return core.Cluster{}, nil, err
 	}
@@ -62,11 +86,18 @@ func (s *Store) Update(ctx context.Context, fn func(core.Cluster) (core.Cluster,
 	if s.closed {
 		return core.Cluster{}, nil, ErrClosed
 	}
-	record, events, err := fn(s.record)
+	record, events, err := fn(s.record(name))
 	if err != nil {
 		return core.Cluster{}, nil, err
 	}
-	s.record = record
+	if record.Name != name {
+		return core.Cluster{}, nil, fmt.Errorf("memstore: update of cluster %q returned a record named %q", name, record.Name)
+	}
+	s.records[name] = record
+	events = slices.Clone(events)
+	for i := range events {
+		events[i].Cluster = name
+	}
 	return record, s.keep(events), nil
 }
 
@@ -80,17 +111,51 @@ func (s *Store) Append(ctx context.Context, events ...core.Event) ([]core.Event,
 	if s.closed {
 		return nil, ErrClosed
 	}
-	return s.keep(events), nil
+	for _, e := range events {
+		if e.Cluster == "" {
+			return nil, errors.New("memstore: append of an event that names no cluster")
+		}
+	}
+	return s.keep(slices.Clone(events)), nil
 }
 
-// Events returns the kept events with an ID greater than after.
-func (s *Store) Events(ctx context.Context, after uint64) ([]core.Event, error) {
+// Events returns the kept events that match filter, oldest first.
+func (s *Store) Events(ctx context.Context, filter ports.EventFilter) ([]core.Event, error) {
+	if filter.OperationID != 0 && filter.Cluster == "" {
+		return nil, errors.New("memstore: an event filter on an operation needs its cluster")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}
-	return s.history.After(after), nil
+	if filter.Cluster != "" {
+		h := s.history[filter.Cluster]
+		if h == nil {
+			return []core.Event{}, nil
+		}
+		events := h.After(filter.After)
+		if filter.OperationID != 0 {
+			events = slices.DeleteFunc(events, func(e core.Event) bool { return e.OperationID != filter.OperationID })
+		}
+		return events, nil
+	}
+	events := []core.Event{}
+	for _, h := range s.history {
+		events = append(events, h.After(filter.After)...)
+	}
+	slices.SortFunc(events, func(a, b core.Event) int { return cmp.Compare(a.ID, b.ID) })
+	return events, nil
+}
+
+// LastEventID is the highest event ID issued so far.
+func (s *Store) LastEventID(ctx context.Context) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	return s.lastID, nil
 }
 
 // Close makes every later call but Close fail with ErrClosed.
@@ -101,12 +166,29 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// keep numbers and keeps events; s.mu must be held.
+// record returns the record of name; s.mu must be held.
+func (s *Store) record(name string) core.Cluster {
+	if c, ok := s.records[name]; ok {
+		return c
+	}
+	return core.NoCluster(name)
+}
+
+// keep numbers events, which the store owns, and keeps them in their clusters'
+// histories; s.mu must be held.
 func (s *Store) keep(events []core.Event) []core.Event {
 	if len(events) == 0 {
 		return nil
 	}
-	numbered := s.history.Number(events)
-	s.history.Keep(numbered...)
-	return numbered
+	for i := range events {
+		s.lastID++
+		events[i].ID = s.lastID
+		h := s.history[events[i].Cluster]
+		if h == nil {
+			h = core.NewHistory(s.limit)
+			s.history[events[i].Cluster] = h
+		}
+		h.Keep(events[i])
+	}
+	return events
 }

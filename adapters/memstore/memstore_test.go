@@ -13,10 +13,10 @@ import (
 )
 
 func TestStoreContract(t *testing.T) {
-	porttest.Store(t, func(t *testing.T) ports.Store { return memstore.New(memstore.Options{}) })
+	porttest.Store(t, func(t *testing.T) ports.Store { return memstore.New(memstore.Options{}) }, nil)
 }
 
-func TestHistoryLimit(t *testing.T) {
+func TestHistoryLimitIsPerCluster(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		limit, appended int
@@ -28,43 +28,43 @@ func TestHistoryLimit(t *testing.T) {
 		{limit: 3, appended: 20, wantFirst: 18},
 	} {
 		s := memstore.New(memstore.Options{HistoryLimit: tc.limit})
-		for range tc.appended {
-			if _, err := s.Append(ctx, core.Event{Type: core.EventProgress}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		got, err := s.Events(ctx, 0)
+		quiet, err := s.Append(ctx, core.Event{Cluster: "quiet"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ids []uint64
-		for _, e := range got {
-			ids = append(ids, e.ID)
+		for range tc.appended {
+			if _, err := s.Append(ctx, core.Event{Cluster: "chatty"}); err != nil {
+				t.Fatal(err)
+			}
 		}
-		var want []uint64
+		got, err := s.Events(ctx, ports.EventFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []uint64{quiet[0].ID}
 		for id := tc.wantFirst; id <= uint64(tc.appended); id++ {
-			want = append(want, id)
+			want = append(want, id+1)
 		}
-		if !slices.Equal(ids, want) {
-			t.Errorf("limit %d, %d appended: Events(0) IDs = %v, want %v", tc.limit, tc.appended, ids, want)
+		if ids := porttest.IDs(got); !slices.Equal(ids, want) {
+			t.Errorf("limit %d, %d appended: Events IDs = %v, want %v", tc.limit, tc.appended, ids, want)
 		}
 	}
 }
 
-func TestClosedStoreRefusesCalls(t *testing.T) {
+func TestClosedStoreRefusesCallsWithErrClosed(t *testing.T) {
 	ctx := context.Background()
 	s := memstore.New(memstore.Options{})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	_, loadErr := s.Load(ctx)
-	_, _, updateErr := s.Update(ctx, func(c core.Cluster) (core.Cluster, []core.Event, error) { return c, nil, nil })
-	_, appendErr := s.Append(ctx, core.Event{})
-	_, eventsErr := s.Events(ctx, 0)
-	for name, err := range map[string]error{"Load": loadErr, "Update": updateErr, "Append": appendErr, "Events": eventsErr} {
+	_, clustersErr := s.Clusters(ctx)
+	_, loadErr := s.Load(ctx, "a")
+	_, _, updateErr := s.Update(ctx, "a", func(c core.Cluster) (core.Cluster, []core.Event, error) { return c, nil, nil })
+	_, appendErr := s.Append(ctx, core.Event{Cluster: "a"})
+	_, eventsErr := s.Events(ctx, ports.EventFilter{})
+	_, lastErr := s.LastEventID(ctx)
+	for name, err := range map[string]error{"Clusters": clustersErr, "Load": loadErr, "Update": updateErr,
+		"Append": appendErr, "Events": eventsErr, "LastEventID": lastErr} {
 		if !errors.Is(err, memstore.ErrClosed) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
 		}
@@ -75,7 +75,7 @@ func TestCancelledContextSkipsFn(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s := memstore.New(memstore.Options{})
-	_, _, err := s.Update(ctx, func(c core.Cluster) (core.Cluster, []core.Event, error) {
+	_, _, err := s.Update(ctx, "a", func(c core.Cluster) (core.Cluster, []core.Event, error) {
 		t.Fatal("fn called with a cancelled context")
 		return c, nil, nil
 	})
