@@ -7,10 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 
+	"github.com/skygate/skygate/adapters/internal/records"
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
 )
@@ -34,7 +34,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	closed  bool
-	records map[string]core.Cluster
+	records records.Set
 	// history holds each cluster's newest events; a History's own last ID is that
 	// cluster's, lastID the store's.
 	history map[string]*core.History
@@ -48,7 +48,7 @@ func New(opts Options) *Store {
 	if opts.HistoryLimit <= 0 {
 		opts.HistoryLimit = DefaultHistoryLimit
 	}
-	return &Store{limit: opts.HistoryLimit, records: map[string]core.Cluster{}, history: map[string]*core.History{}}
+	return &Store{limit: opts.HistoryLimit, records: records.Set{}, history: map[string]*core.History{}}
 }
 
 // Clusters returns every saved record, sorted by name.
@@ -58,11 +58,7 @@ func (s *Store) Clusters(ctx context.Context) ([]core.Cluster, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	out := make([]core.Cluster, 0, len(s.records))
-	for _, name := range slices.Sorted(maps.Keys(s.records)) {
-		out = append(out, s.records[name])
-	}
-	return out, nil
+	return s.records.Sorted(), nil
 }
 
 // Load returns the saved record of name, core.NoCluster(name) when none was saved.
@@ -72,7 +68,7 @@ func (s *Store) Load(ctx context.Context, name string) (core.Cluster, error) {
 	if s.closed {
 		return core.Cluster{}, ErrClosed
 	}
-	return s.record(name), nil
+	return s.records.Get(name), nil
 }
 
 // Update calls fn with the record of name and, when fn succeeds, keeps its record and
@@ -86,7 +82,7 @@ func (s *Store) Update(ctx context.Context, name string, fn func(core.Cluster) (
 	if s.closed {
 		return core.Cluster{}, nil, ErrClosed
 	}
-	record, events, err := fn(s.record(name))
+	record, events, err := fn(s.records.Get(name))
 	if err != nil {
 		return core.Cluster{}, nil, err
 	}
@@ -164,14 +160,6 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	return nil
-}
-
-// record returns the record of name; s.mu must be held.
-func (s *Store) record(name string) core.Cluster {
-	if c, ok := s.records[name]; ok {
-		return c
-	}
-	return core.NoCluster(name)
 }
 
 // keep numbers events, which the store owns, and keeps them in their clusters'
