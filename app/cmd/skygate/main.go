@@ -191,7 +191,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := sqlitestore.Open(s.stateDir, sqlitestore.Options{})
+	store, err := sqlitestore.Open(s.stateDir, sqlitestore.Options{LegacyCluster: s.clusterName})
 	if err != nil {
 		return err
 	}
