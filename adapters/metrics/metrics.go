@@ -197,7 +197,9 @@ func (r *runner) Attach(ctx context.Context, key ports.OperationKey, offset int6
 	return r.next.Attach(ctx, key, offset, onLine)
 }
 
-func (r *runner) Cancel(ctx context.Context, key ports.OperationKey) error { return r.next.Cancel(ctx, key) }
+func (r *runner) Cancel(ctx context.Context, key ports.OperationKey) error {
+	return r.next.Cancel(ctx, key)
+}
 
 func (r *runner) Forget(keep int) error { return r.next.Forget(keep) }
 

@@ -52,6 +52,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "skygate: "+err.Error())
 			return 1
 		}
+	case "supervise":
+		// Hidden: the supervisor of one mutating sky run (see skyexec.Supervise).
+		return skyexec.Supervise(args[1:])
 	case "openapi":
 		doc, err := httpapi.OpenAPI(version).YAML()
 		if err != nil {
