@@ -145,7 +145,7 @@ func TestServeAndSecondInstance(t *testing.T) {
 
 	second := child("serve --addr 127.0.0.1:0 --state-dir " + state)
 	out, err := second.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "another skygate instance") {
+	if err == nil || !strings.Contains(string(out), "another skygate is using state dir") {
 		t.Fatalf("second instance: %v\n%s", err, out)
 	}
 
