@@ -34,10 +34,20 @@ type UseCases interface {
 
 // Options configures the HTTP API.
 type Options struct {
-	// Token, when set, is the bearer token every /cluster/* route requires.
+	// Token, when set, is the bearer token every /cluster/*, /clusters/*, /events and
+	// /metrics route requires.
 	Token string
-	// CORSOrigins lists the browser origins allowed to call the API.
+	// CORSOrigins lists the browser origins (scheme://host[:port]) allowed to call the
+	// API; they are also trusted by the cross-origin check.
 	CORSOrigins []string
+	// Loopback says the server listens on a loopback address: a request's Host must then
+	// be a loopback name or one of AllowedHosts (DNS rebinding).
+	Loopback bool
+	// AllowedHosts are further names a request's Host may carry (a leading dot allows
+	// subdomains). When set, the Host check applies on any listener.
+	AllowedHosts []string
+	// MaxStreams bounds the open event streams (default DefaultMaxStreams).
+	MaxStreams int
 	// KeepAlive is the period of the event stream's comment lines (default 15 s).
 	KeepAlive time.Duration
 	// Done, when closed, ends every open event stream (at shutdown: streams are not
@@ -62,10 +72,12 @@ func New(uc UseCases, opts Options) http.Handler {
 	}
 	router := chi.NewRouter()
 	router.Use(recordRequest, recoverPanics(opts.Logger), logRequests(opts.Logger))
+	// CORS comes before every refusal, so a front end can read why it was refused.
 	if len(opts.CORSOrigins) > 0 {
 		router.Use(corsFor(opts.CORSOrigins))
 	}
-	router.Use(requireToken(opts.Token), keepWriter)
+	router.Use(guards(opts)...)
+	router.Use(keepWriter)
 	router.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusNotFound, "no route for "+r.URL.Path))
 	})
@@ -184,6 +196,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 		openStream(ctx, uc, in, opts)
 	})
 	tidySchemas(api.OpenAPI())
+	documentRefusals(api.OpenAPI())
 }
 
 // tidySchemas makes the document as precise as the contract's TypeScript where Huma's
