@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
 	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 
 	"github.com/skygate/skygate/app"
@@ -77,15 +78,14 @@ func New(uc UseCases, opts Options) http.Handler {
 		router.Use(corsFor(opts.CORSOrigins))
 	}
 	router.Use(guards(opts)...)
-	router.Use(keepWriter)
+	router.Use(middleware.GetHead, keepWriter)
 	router.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusNotFound, "no route for "+r.URL.Path))
 	})
-	router.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
-	})
+	router.MethodNotAllowed(methodNotAllowed(router))
 	api := humachi.New(router, config(opts.Version))
 	register(api, uc, opts)
+	serveSchemas(router, api.OpenAPI().Components.Schemas)
 	return router
 }
 
@@ -107,6 +107,7 @@ func config(version string) huma.Config {
 	cfg := huma.DefaultConfig("skygate", version)
 	cfg.Info.Description = "Drives one cloud cluster through the SkyPilot CLI: launch, stop, start, destroy, status, credential check, and live progress over Server-Sent Events. Every JSON answer is a ResultEnvelope."
 	cfg.CreateHooks = nil // no $schema links in bodies
+	cfg.SchemasPath = ""  // served by serveSchemas, which knows a 404
 	cfg.Formats = map[string]huma.Format{"application/json": huma.DefaultJSONFormat, "json": huma.DefaultJSONFormat}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "Required on /cluster/* when skygate runs with a token. The event stream also accepts ?access_token=."},
