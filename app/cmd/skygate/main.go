@@ -205,7 +205,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("invalid log level %q", s.logLevel)
 	}
-	log := zerolog.New(stderr).Level(level).With().Timestamp().Logger()
+	logOut := newLogWriter(stderr)
+	defer logOut.Close()
+	log := zerolog.New(logOut).Level(level).With().Timestamp().Logger()
 	template, err := loadTemplate(s.configPath)
 	if err != nil {
 		return err
