@@ -14,7 +14,8 @@ func TestAuth(t *testing.T) {
 	t.Run("token set", func(t *testing.T) {
 		t.Parallel()
 		const token = "integration-secret-7f3a"
-		svc := startService(t, serviceOptions{env: map[string]string{"SKYGATE_TOKEN": token}})
+		// On 0.0.0.0 a token is enough: no opt-out needed.
+		svc := startService(t, serviceOptions{env: map[string]string{"SKYGATE_TOKEN": token, "SKYGATE_ALLOW_UNAUTHENTICATED": "false"}})
 		guarded := []request{
 			{method: http.MethodGet, path: "/cluster/status"},
 			{method: http.MethodGet, path: "/cluster/check"},

@@ -54,7 +54,9 @@ func startService(t *testing.T, opts serviceOptions) *service {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	env := map[string]string{"SKYSTUB_DELAY_MS": stubDelayMS, "SKYSTUB_LOG": skyLogPath}
+	// The image listens on 0.0.0.0, which needs a token or the explicit opt-out; the
+	// port is published on the host's loopback only.
+	env := map[string]string{"SKYSTUB_DELAY_MS": stubDelayMS, "SKYSTUB_LOG": skyLogPath, "SKYGATE_ALLOW_UNAUTHENTICATED": "true"}
 	for k, v := range opts.env {
 		env[k] = v
 	}
@@ -358,6 +360,10 @@ func send(t *testing.T, s *service, req request) answer {
 		httpReq.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range req.header {
+		if k == "Host" {
+			httpReq.Host = v
+			continue
+		}
 		httpReq.Header.Set(k, v)
 	}
 	resp, err := apiClient.Do(httpReq)
