@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/skygate/skygate/adapters/httpapi/console"
 	"github.com/skygate/skygate/app"
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
@@ -77,6 +78,7 @@ func New(uc UseCases, opts Options) http.Handler {
 	router.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
 	})
+	console.Mount(router)
 	api := humachi.New(router, config(opts.Version))
 	register(api, uc, opts)
 	return router
