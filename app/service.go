@@ -92,9 +92,9 @@ type Service struct {
 
 	slots *slots // bounds mutating sky runs over the fleet
 
-	flight  singleflight.Group // shares concurrent sky status and sky check runs
-	checkMu sync.Mutex
-	checked CheckInfo
+	flight   singleflight.Group // shares concurrent sky status and sky check runs
+	checkMu  sync.Mutex
+	checked  CheckInfo
 	hasCheck bool
 
 	base     context.Context // parent of every operation and shared run; cancelled at shutdown

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ParseCheck reads the output of `sky check` (every era since 2023, or `-o json`): which
@@ -16,7 +18,7 @@ func ParseCheck(stdout string) (CheckResult, error) {
 	if result, ok := findCheckJSON(lines); ok {
 		return result, nil
 	}
-	acc := checkAccumulator{enabled: map[string]bool{}, disabled: map[string]string{}}
+	acc := newCheckAccumulator()
 	recognised := false
 	for i := 0; i < len(lines); i++ {
 		line, trimmed := lines[i], strings.TrimSpace(lines[i])
@@ -26,6 +28,8 @@ func ParseCheck(stdout string) (CheckResult, error) {
 		case summaryHeaderRE.MatchString(trimmed):
 			recognised = true
 			i = acc.readSummary(lines, i+1)
+		case acc.readAllowedCloudsNote(trimmed):
+			recognised = true
 		default:
 			if m := cloudLineRE.FindStringSubmatch(line); m != nil && CloudRegistryName(m[1]) != "" {
 				recognised = true
@@ -76,6 +80,38 @@ var (
 type checkAccumulator struct {
 	enabled  map[string]bool
 	disabled map[string]string
+	// notAllowed holds the clouds the allowed_clouds note names, with its reason; they
+	// count as disabled unless a line of their own says otherwise.
+	notAllowed map[string]string
+}
+
+func newCheckAccumulator() checkAccumulator {
+	return checkAccumulator{enabled: map[string]bool{}, disabled: map[string]string{}, notAllowed: map[string]string{}}
+}
+
+// allowedCloudsNoteRE: "Note: The following clouds were disabled because they were not
+// included in allowed_clouds in ~/.sky/config.yaml: GCP, Azure" (since 2024-05; v0.10+
+// may add " or disabled for this workspace 'x'" before the colon). Group 1 is the reason,
+// group 2 the list.
+var allowedCloudsNoteRE = regexp.MustCompile(`^Note: The following clouds were disabled because they were (.+?): (.+)$`)
+
+// readAllowedCloudsNote records the clouds of an allowed_clouds note and reports whether
+// the line is one.
+func (a *checkAccumulator) readAllowedCloudsNote(line string) bool {
+	m := allowedCloudsNoteRE.FindStringSubmatch(line)
+	if m == nil {
+		return false
+	}
+	first, size := utf8.DecodeRuneInString(m[1])
+	reason := CapLine(string(unicode.ToUpper(first)) + m[1][size:])
+	for _, display := range strings.Split(m[2], ",") {
+		// Registry names have no spaces; this also drops the pieces of the 2024 name
+		// "Cloudflare, for R2 object store" after its comma.
+		if name := CloudRegistryName(display); name != "" && !strings.ContainsAny(name, " \t") {
+			a.notAllowed[name] = reason
+		}
+	}
+	return true
 }
 
 // readCloud records the cloud line at lines[at] and, for a disabled cloud, the reasons in
@@ -121,19 +157,23 @@ func indentOf(line string) int {
 	return len(line) - len(strings.TrimLeft(line, " \t"))
 }
 
-// readSummary reads the enabled-clouds block starting at lines[from]: one cloud per line
-// indented by two spaces ("  ✔ AWS", "  AWS", "  AWS [compute, storage]"), deeper lines
-// for context trees, until a blank or unindented line. It returns the index of the last
-// line of the block.
+// readSummary reads the enabled-clouds block starting at lines[from]: one cloud per line,
+// all indented alike ("  ✔ AWS", "    ✔ AWS", "  AWS", "  AWS [compute, storage]"), deeper
+// lines for context trees, until a blank line or one indented less. It returns the index
+// of the last line of the block.
 func (a *checkAccumulator) readSummary(lines []string, from int) int {
 	i := from
+	entryIndent := -1
 	for ; i < len(lines); i++ {
 		line := lines[i]
 		indent := indentOf(line)
-		if strings.TrimSpace(line) == "" || indent == 0 {
+		if strings.TrimSpace(line) == "" || indent == 0 || indent < entryIndent {
 			break
 		}
-		if indent > 3 {
+		if entryIndent < 0 {
+			entryIndent = indent
+		}
+		if indent > entryIndent {
 			continue
 		}
 		if name := summaryCloud(line); name != "" {
@@ -162,6 +202,11 @@ func (a *checkAccumulator) result() CheckResult {
 		r.Enabled = append(r.Enabled, name)
 	}
 	slices.Sort(r.Enabled)
+	for name, reason := range a.notAllowed {
+		if _, listed := a.disabled[name]; !listed && !a.enabled[name] {
+			r.Disabled[name] = reason
+		}
+	}
 	for name, reason := range a.disabled {
 		if !a.enabled[name] {
 			r.Disabled[name] = reason
@@ -188,7 +233,7 @@ func findCheckJSON(lines []string) (CheckResult, bool) {
 		if err := json.NewDecoder(strings.NewReader(strings.Join(lines[i:], "\n"))).Decode(&doc); err != nil {
 			continue
 		}
-		acc := checkAccumulator{enabled: map[string]bool{}, disabled: map[string]string{}}
+		acc := newCheckAccumulator()
 		for _, workspace := range doc {
 			acc.readJSONWorkspace(workspace)
 		}

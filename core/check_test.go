@@ -50,6 +50,15 @@ func TestParseCheckSamples(t *testing.T) {
 				"Details: `aws sts get-caller-identity` failed with error: [botocore.exceptions.NoCredentialsError] Unable to locate credentials.",
 		}},
 		{"docs_k8s_summary.txt", []string{"kubernetes"}, map[string]string{}},
+		// Only the summary, its ✔ entries indented by four spaces or two, "..." for more.
+		{"docs_llama31_summary.txt", []string{"aws", "azure", "cloudflare", "cudo", "fluidstack", "gcp", "ibm", "lambda", "oci",
+			"paperspace", "runpod", "scp", "vsphere"}, map[string]string{}},
+		{"docs_nanochat_summary.txt", []string{"aws", "gcp", "kubernetes"}, map[string]string{}},
+		{"docs_multi_k8s_summary.txt", []string{"kubernetes"}, map[string]string{}},
+		// allowed_clouds: the note names the disabled clouds, which have no line of their own.
+		{"issue5605_allowed_clouds.txt", []string{}, notAllowed("Not included in allowed_clouds in ~/.sky/config.yaml",
+			"gcp", "azure", "cudo", "do", "fluidstack", "ibm", "lambda", "nebius", "oci", "paperspace", "runpod", "scp", "ssh",
+			"vast", "vsphere", "cloudflare")},
 		{"docs_ssh_summary.txt", []string{"ssh"}, map[string]string{}},
 		// Era D with forced colour, context trees, hints, two reasons for one cloud.
 		{"v0.10_full_ansi.txt", []string{"aws", "cloudflare", "kubernetes"}, map[string]string{
@@ -93,6 +102,7 @@ func TestParseCheckVariants(t *testing.T) {
 			[]string{"aws"}},
 		{"duplicate clouds", "Checking credentials to enable clouds for SkyPilot.\n  AWS: enabled\n\n🎉 Enabled clouds 🎉\n  ✔ AWS\n", []string{"aws"}},
 		{"summary without emoji", "Enabled infra\n  GCP [compute, storage]\n", []string{"gcp"}},
+		{"context lines are not clouds", "🎉 Enabled infra 🎉\n  Kubernetes [compute]\n    Allowed contexts:\n    └── aws\n", []string{"kubernetes"}},
 		{"enabled in one workspace, disabled in another", "Checking credentials to enable infra for SkyPilot.\n  AWS: disabled\n    Reason [compute]: x\n  AWS: enabled [compute]\n", []string{"aws"}},
 	}
 	for _, tt := range tests {
@@ -106,6 +116,45 @@ func TestParseCheckVariants(t *testing.T) {
 			}
 			if _, ok := got.Disabled["aws"]; ok {
 				t.Errorf("aws is both enabled and disabled: %q", got.Disabled)
+			}
+		})
+	}
+}
+
+func notAllowed(reason string, clouds ...string) map[string]string {
+	disabled := map[string]string{}
+	for _, cloud := range clouds {
+		disabled[cloud] = reason
+	}
+	return disabled
+}
+
+func TestParseCheckAllowedCloudsNote(t *testing.T) {
+	const note = "Note: The following clouds were disabled because they were not included in allowed_clouds in ~/.sky/config.yaml"
+	tests := []struct {
+		name, out string
+		enabled   []string
+		disabled  map[string]string
+	}{
+		{"a cloud's own line keeps its reason",
+			"Checking credentials to enable infra for SkyPilot.\n  GCP: disabled\n    Reason [compute]: GCP is not included in allowed_clouds in ~/.sky/config.yaml\n" +
+				note + ": GCP, Azure\n\n🎉 Enabled infra 🎉\n  AWS [compute, storage]\n",
+			[]string{"aws"}, map[string]string{"gcp": "GCP is not included in allowed_clouds in ~/.sky/config.yaml",
+				"azure": "Not included in allowed_clouds in ~/.sky/config.yaml"}},
+		{"enabled elsewhere wins", "🎉 Enabled infra for workspace: 'default' 🎉\n  AWS [compute]\n" + note + " or disabled for this workspace 'team-a': AWS, GCP\n",
+			[]string{"aws"}, map[string]string{"gcp": "Not included in allowed_clouds in ~/.sky/config.yaml or disabled for this workspace 'team-a'"}},
+		{"the 2024 Cloudflare name", note + ": GCP, Cloudflare, for R2 object store\n", []string{},
+			notAllowed("Not included in allowed_clouds in ~/.sky/config.yaml", "gcp", "cloudflare")},
+		{"dimmed", "\x1b[2m" + note + ": Azure\x1b[0m\n", []string{}, notAllowed("Not included in allowed_clouds in ~/.sky/config.yaml", "azure")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseCheck(tt.out)
+			if err != nil {
+				t.Fatalf("error: %v", err)
+			}
+			if !slices.Equal(got.Enabled, tt.enabled) || !maps.Equal(got.Disabled, tt.disabled) {
+				t.Errorf("got %q %q\nwant %q %q", got.Enabled, got.Disabled, tt.enabled, tt.disabled)
 			}
 		})
 	}

@@ -21,6 +21,34 @@ func TestExtractErrorSamples(t *testing.T) {
 		{"", "stop_skipped.stdout", "Stopping is currently not supported for Kubernetes."},
 		{"", "issue2775_stop_k8s.stdout", "Kubernetes does not support stopping VMs."},
 		{"", "ctrl_c.stdout", "⚙︎ Request will continue running asynchronously."},
+		// A chain: the API server could not be reached, then starting one failed too.
+		{"issue5057_api_server_chain.stderr", "", "Could not connect to SkyPilot API server at http://127.0.0.1:46580. " +
+			"Please ensure that the server is running. Try: curl http://127.0.0.1:46580/api/health"},
+		// A message announcing its details with a colon, indented below it or not.
+		{"pr890_invalid_fields.stderr", "", "The following fields are invalid: Unknown field 'run1'. Did you mean 'run'?"},
+		{"pr940_invalid_resources.stderr", "", "Invalid resources YAML: The following fields are invalid: " +
+			"Instead of 'spot_recovery1', did you mean 'spot_recovery'?"},
+		// The YAML prompt declined (or interrupted): the warning above it is the cause.
+		{"", "issue1175_yaml_prompt.stdout", "'caption.yaml' looks like a yaml path but contains an invalid configuration. Please check syntax."},
+		{"", "issue1175_yaml_prompt_debug.stdout", "'caption.yaml' looks like a yaml path but contains an invalid configuration. Please check syntax."},
+		// Teardown failures: the cause is in the logged error block before the summary.
+		{"", "pr581_down_locked.stdout", "Cluster sky-cpunode-mraheja is locked by /home/mraheja/.sky/.sky-cpunode-mraheja.lock. " +
+			"Check to see if it is still being launched."},
+		{"", "issue632_down_aws.stdout", "Failed to terminate vasp. An error occurred (InvalidParameterCombination) " +
+			"when calling the TerminateInstances operation: No instances specified"},
+		{"", "pr789_down_progress.stdout", "Failed to terminate sky-beab-weichiang-7. An error occurred (InvalidParameterCombination) " +
+			"when calling the TerminateInstances operation: No instances specified"},
+		{"", "issue1977_down_gcp.stdout", "Failed to terminate sky-spot-controller-9ce1ce58. ERROR: (gcloud.compute.instances.delete) " +
+			"argument INSTANCE_NAMES [INSTANCE_NAMES ...]: Must be specified."},
+		{"", "issue1783_down_no_summary.stdout", "Failed to terminate test-autostop. An error occurred (InvalidParameterCombination) " +
+			"when calling the TerminateInstances operation: No instances specified"},
+		{"", "issue1972_stop_gcp.stdout", "<HttpError 400 when requesting https://compute.googleapis.com/compute/v1/projects/alpa-373720/" +
+			"zones/us-east4-c/instances/ray-eval-head-d4fb5427-compute/stop?alt=json returned \"VM has a Local SSD attached but an " +
+			"undefined value for `discard-local-ssd`. If using gcloud, please add `--discard-local-ssd=false` or " +
+			"`--discard-local-ssd=true` to your command.\". Details: \"[{'message': 'VM has a Local SSD attached but an undefined " +
+			"value for `discard-local-ssd`. If using gcloud, please add `--discard-loca"}, // cut at 500 bytes
+		{"", "down_failed_current.stdout", "Failed to terminate skygate-1. An error occurred (UnauthorizedOperation) when calling " +
+			"the TerminateInstances operation: You are not authorized to perform this operation."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.stderrFile+tt.stdoutFile, func(t *testing.T) {
@@ -64,6 +92,8 @@ func TestExtractErrorCases(t *testing.T) {
 		{"request cancelled", "\x1b[31msky.exceptions.RequestCancelled: Current 'sky.launch' request (73d316ac-5e2b) is cancelled by another process.\x1b[0m\n",
 			"⚙︎ Launching on AWS us-east-1 (us-east-1a).\n", "Current 'sky.launch' request (73d316ac-5e2b) is cancelled by another process."},
 		{"ip of a stopped cluster", "RuntimeError: Cluster 'skygate-1' is not in UP status.\n", "", "Cluster 'skygate-1' is not in UP status."},
+		// The per-zone failure was being handled when the summary was raised; the first of
+		// sky's exceptions is the cause.
 		{"debug traceback with a server traceback",
 			"Traceback (most recent call last):\n  File \"/opt/sky/bin/sky\", line 8, in <module>\n    sys.exit(cli())\n" +
 				"=== Traceback on SkyPilot API Server ===\nTraceback (most recent call last):\n" +
@@ -71,7 +101,37 @@ func TestExtractErrorCases(t *testing.T) {
 				"sky.exceptions.ResourcesUnavailableError: Failed to acquire resources in all zones in us-central1 for {GCP(n1-standard-8)}.\n" +
 				"During handling of the above exception, another exception occurred:\n" +
 				"sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources. Relax the task's resource requirements: 1x GCP(n1-standard-8)\n",
-			"", "Failed to provision all possible launchable resources. Relax the task's resource requirements: 1x GCP(n1-standard-8)"},
+			"", "Failed to acquire resources in all zones in us-central1 for {GCP(n1-standard-8)}."},
+		{"a TypeError while reporting sky's exception",
+			"sky.exceptions.ResourcesUnavailableError: Failed to acquire resources in all zones in us-central1 for {GCP(n1-standard-8)}.\n\n" +
+				"During handling of the above exception, another exception occurred:\n\n" +
+				"TypeError: RuntimeError() takes no keyword arguments\n", "",
+			"Failed to acquire resources in all zones in us-central1 for {GCP(n1-standard-8)}."},
+		{"a TypeError while handling a builtin exception",
+			"ConnectionRefusedError: [Errno 111] Connection refused\n\nDuring handling of the above exception, another exception occurred:\n\n" +
+				"TypeError: SSHCommandRunner.__init__() missing 2 required positional arguments: 'ssh_user' and 'ssh_private_key'\n", "",
+			"[Errno 111] Connection refused"},
+		{"sky's exception raised from another one",
+			"subprocess.CalledProcessError: Command 'ray get-head-ip' returned non-zero exit status 1.\n\n" +
+				"The above exception was the direct cause of the following exception:\n\nTraceback (most recent call last):\n" +
+				"  File \"/opt/sky/bin/sky\", line 8, in <module>\n" +
+				"sky.exceptions.FetchClusterInfoError: Failed to get head ip\n", "",
+			"Failed to get head ip"},
+		{"a builtin exception raised from sky's",
+			"sky.exceptions.CommandError: Command ray up failed with return code 1.\n\n" +
+				"The above exception was the direct cause of the following exception:\n\n" +
+				"RuntimeError: Failed to start the cluster\n", "",
+			"Failed to start the cluster"},
+		{"two unchained exceptions: the last ended the run",
+			"sky.exceptions.ResourcesUnavailableError: first\nsome output\nValueError: second\n", "", "second"},
+		{"a colon with nothing after it", "ValueError: Invalid resources YAML: The following fields are invalid:\n", "",
+			"Invalid resources YAML: The following fields are invalid:"},
+		{"a colon, then a blank line", "ValueError: Invalid task YAML:\n\nUsing SkyPilot API server: http://127.0.0.1:46580\n", "",
+			"Invalid task YAML:"},
+		{"several indented details",
+			"ValueError: The following fields are invalid:\n    Unknown field 'run1'. Did you mean 'run'?\n    Unknown field 'setups'. Did you mean 'setup'?\n" +
+				"Next line\n", "",
+			"The following fields are invalid: Unknown field 'run1'. Did you mean 'run'? Unknown field 'setups'. Did you mean 'setup'?"},
 		{"traceback of a crash", "Traceback (most recent call last):\n  File \"/usr/bin/sky\", line 5, in <module>\n    from sky.cli import cli\nModuleNotFoundError: No module named 'sky'\n", "",
 			"No module named 'sky'"},
 		{"exception message on the next line", "sky.exceptions.CommandError:\nCommand ray up failed with return code 1.\n", "", "Command ray up failed with return code 1."},
@@ -80,10 +140,28 @@ func TestExtractErrorCases(t *testing.T) {
 		{"aborted at the launch prompt", "Aborted!\n", "Considered resources (1 node):\nLaunching a new cluster 'skygate-1'. Proceed? [Y/n]: \n",
 			"Aborted at the prompt: Launching a new cluster 'skygate-1'. Proceed?"},
 		{"aborted without a prompt", "Aborted!\n", "", "Aborted!"},
+		{"yaml prompt of current sky, declined", "Aborted!\n", readSample(t, "errors/yaml_prompt_current.stdout"),
+			"'task.yaml' looks like a yaml path but contains an invalid configuration. Please check syntax."},
+		{"stop prompt answered no", "Aborted!\n", "Stopping 1 cluster: skygate-1. Proceed? [Y/n]: n\n",
+			"Aborted at the prompt: Stopping 1 cluster: skygate-1. Proceed?"},
+		{"file path warning, then Proceed anyway", "Aborted!\n",
+			"Cluster name 'task.yaml' looks like a file path. Did you mean: sky launch -c my-cluster task.yaml\nProceed anyway? [y/N]: \n",
+			"Cluster name 'task.yaml' looks like a file path. Did you mean: sky launch -c my-cluster task.yaml"},
+		{"a continuation prompt with nothing above it", "Aborted!\n", "✓ SkyPilot API server started.\nProceed anyway? [y/N]: \n",
+			"Aborted at the prompt: Proceed anyway?"},
 		{"teardown failure", "",
 			"\nTerminating cluster skygate-1...failed. \nReason: sky.exceptions.ClusterOwnerIdentityMismatchError: 'skygate-1' (AWS) is owned by account '1234', but the activated account is '5678'.\n" +
 				"Cluster(s) failed. See details above. If you want to ignore the errors and remove the cluster(s) from the status table, use `sky down --purge`.\n",
 			"'skygate-1' (AWS) is owned by account '1234', but the activated account is '5678'."},
+		{"teardown failure, lock held", "",
+			"\nTerminating cluster skygate-1...failed. \nReason: RuntimeError: Cluster 'skygate-1' is locked by cluster_status.skygate-1. " +
+				"Check to see if it is still being launched\n.\nCluster(s) failed. See details above.\n",
+			"Cluster 'skygate-1' is locked by cluster_status.skygate-1. Check to see if it is still being launched"},
+		{"summary cut before failed, no logged error", "", "Terminating cluster skygate-1...\n", "Terminating cluster skygate-1..."},
+		{"logged error far from the summary is not used", "",
+			"E 03-22 18:40:18 cloud_vm_ray_backend.py:2049] old error\n" + strings.Repeat("progress\n", maxLoggedErrorDistance+1) +
+				"Terminating cluster skygate-1...failed.\n",
+			"Terminating cluster skygate-1...failed."},
 		{"stop without a reason line", "", "\nStopping cluster skygate-1...failed. \nCluster(s) failed. See details above.\n", "Stopping cluster skygate-1...failed."},
 		{"start of a missing cluster", "",
 			"Cluster(s) not found (tip: see `sky status`). Do you mean to use `sky launch` to provision a new cluster?\n", "Cluster(s) not found."},
@@ -120,6 +198,8 @@ func FuzzExtractError(f *testing.F) {
 	f.Add("TracebTraceback (most recent call last)ack (most recent call last)", "")
 	f.Add("Error: \x1b", "Aborted!\n[Y/n]")
 	f.Add("sky.exceptions.X:", "Stopping cluster x... skipped.")
+	f.Add("A:\n B:\nDuring handling of the above exception\nTypeError: x", "E 01-01 00:00:00 a.py:1] **** STDERR ****\nx...failed")
+	f.Add("Aborted!", "x.\n\n a\nContinue? [y/N]: ^CAborted!")
 	f.Fuzz(func(t *testing.T, stderr, stdout string) {
 		got := ExtractError(stderr, stdout)
 		switch {

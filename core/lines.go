@@ -3,6 +3,7 @@ package core
 import (
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -29,21 +30,38 @@ func SplitOutput(s string) []string {
 
 // LineCleaner turns raw output lines into progress lines: escape codes stripped, trailing
 // and leading space trimmed, blank lines and repeats of the previous line dropped, and each
-// line capped at MaxLineBytes. It keeps only the previous line, so one cleaner serves one
-// stream. The zero value is ready to use.
+// line capped at MaxLineBytes. A line that differs from the previous one only in a leading
+// spinner glyph counts as a repeat: with FORCE_COLOR or a terminal, sky's rich spinners
+// redraw their message once per frame ("⠋ Preparing ...", "⠙ Preparing ..."), and only
+// the first frame of a message is kept. It keeps only the previous line, so one cleaner
+// serves one stream. The zero value is ready to use.
 type LineCleaner struct {
-	last string
+	last string // the previous line kept, without its spinner glyph
 }
 
 // Clean returns the progress line for one raw line, and false when it is to be dropped.
 func (c *LineCleaner) Clean(raw string) (string, bool) {
 	line := CapLine(strings.TrimSpace(StripANSI(raw)))
-	if line == "" || line == c.last {
+	message := withoutSpinner(line)
+	if message == "" || message == c.last {
 		return "", false
 	}
-	c.last = line
+	c.last = message
 	return line, true
 }
+
+// withoutSpinner removes a leading spinner frame and the space after it. rich's spinners
+// of the dots family (the default "dots" draws ⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏; others one or two cells of
+// braille patterns such as ⣾⣽⣻⢿) draw their frames with the braille patterns U+2800–U+28FF.
+func withoutSpinner(line string) string {
+	message := strings.TrimLeftFunc(line, isSpinnerGlyph)
+	if len(message) == len(line) {
+		return line
+	}
+	return strings.TrimLeftFunc(message, unicode.IsSpace)
+}
+
+func isSpinnerGlyph(r rune) bool { return r >= 0x2800 && r <= 0x28FF }
 
 // CleanLines cleans a whole chunk of output at once.
 func CleanLines(chunk string) []string {

@@ -15,21 +15,35 @@ import (
 // with a nil error: `sky status` exits 0 and prints "not found" in that case. The error is
 // non-nil only when the output is not status output at all.
 func ParseStatus(stdout, clusterName string) (SkyCluster, error) {
+	clusters, err := ParseStatusOf(stdout, []string{clusterName})
+	return clusters[clusterName], err
+}
+
+// ParseStatusOf reads the output of one `sky status [NAME...]` run once and reports what it
+// says about each of names; every name is in the answer, Found=false when sky does not
+// list it. The error is non-nil only when the output is not status output at all.
+func ParseStatusOf(stdout string, names []string) (map[string]SkyCluster, error) {
 	lines := outputLines(stdout)
+	out := make(map[string]SkyCluster, len(names))
 	if records, ok := findStatusJSON(lines); ok {
-		return clusterFromJSON(records, clusterName), nil
+		for _, name := range names {
+			out[name] = clusterFromJSON(records, name)
+		}
+		return out, nil
 	}
 	report := readStatusReport(lines)
-	if report.table != nil {
-		if row, ok := report.table.find(clusterName); ok {
-			return clusterFromRow(report.table, row), nil
+	if report.table == nil && !report.notFound && !report.sawClusters {
+		return out, fmt.Errorf("unrecognised sky status output: %q", quoteOutput(lines))
+	}
+	for _, name := range names {
+		out[name] = SkyCluster{}
+		if report.table != nil {
+			if row, ok := report.table.find(name); ok {
+				out[name] = clusterFromRow(report.table, row)
+			}
 		}
-		return SkyCluster{}, nil
 	}
-	if report.notFound || report.sawClusters {
-		return SkyCluster{}, nil
-	}
-	return SkyCluster{}, fmt.Errorf("unrecognised sky status output: %q", quoteOutput(lines))
+	return out, nil
 }
 
 // ---- Text normalisation shared by the parsers of sky output ----

@@ -195,3 +195,49 @@ func FuzzParseStatus(f *testing.F) {
 		}
 	})
 }
+
+func TestParseStatusOfManyNames(t *testing.T) {
+	for _, file := range []string{"v0.10_quickstart.txt", "v0.12_json.txt", "v0.7_issue4090.txt", "v0.9_users_verbose.txt"} {
+		raw, err := os.ReadFile(filepath.Join("testdata", "status", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := []string{"no-such-cluster"}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[0] != "NAME" && clusterNameRE.MatchString(f[0]) {
+				names = append(names, f[0])
+			}
+		}
+		all, err := ParseStatusOf(string(raw), names)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, name := range names {
+			one, err := ParseStatus(string(raw), name)
+			if err != nil || one != all[name] {
+				t.Errorf("%s %s: one by one %+v %v, together %+v", file, name, one, err, all[name])
+			}
+		}
+		if all["no-such-cluster"].Found {
+			t.Errorf("%s: an unlisted name is found", file)
+		}
+	}
+}
+
+func FuzzParseStatusOf(f *testing.F) {
+	f.Add("NAME  STATUS\na     UP\n", "a", "b")
+	f.Add(`[{"name":"a","status":"STOPPED"}]`, "a", "a")
+	f.Fuzz(func(t *testing.T, out, a, b string) {
+		all, err := ParseStatusOf(out, []string{a, b})
+		if err != nil {
+			return
+		}
+		if _, ok := all[a]; !ok {
+			t.Fatalf("name %q missing from the answer", a)
+		}
+		one, _ := ParseStatus(out, a)
+		if one != all[a] {
+			t.Fatalf("ParseStatus %+v != ParseStatusOf %+v", one, all[a])
+		}
+	})
+}

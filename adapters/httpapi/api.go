@@ -7,7 +7,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +51,10 @@ type Options struct {
 	Logger zerolog.Logger
 	// Version is the service version shown in the OpenAPI document.
 	Version string
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// Instrument, when set, wraps every route (request metrics).
+	Instrument func(http.Handler) http.Handler
 }
 
 const eventsPath = "/cluster/events"
@@ -68,6 +71,9 @@ func New(uc UseCases, opts Options) http.Handler {
 	}
 	router := chi.NewRouter()
 	router.Use(recordRequest, recoverPanics(opts.Logger), logRequests(opts.Logger))
+	if opts.Instrument != nil {
+		router.Use(opts.Instrument)
+	}
 	if len(opts.CORSOrigins) > 0 {
 		router.Use(corsFor(opts.CORSOrigins))
 	}
@@ -79,6 +85,9 @@ func New(uc UseCases, opts Options) http.Handler {
 		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
 	})
 	console.Mount(router)
+	if opts.Metrics != nil {
+		router.Method(http.MethodGet, "/metrics", opts.Metrics)
+	}
 	api := humachi.New(router, config(opts.Version))
 	register(api, uc, opts)
 	return router
@@ -185,8 +194,8 @@ func register(api huma.API, uc UseCases, opts Options) {
 }
 
 // tidySchemas makes the document as precise as the contract's TypeScript where Huma's
-// reflection cannot: an envelope's result is `T | null` (Huma cannot mark a struct
-// reference nullable), statuses are one named enum, and every stream event has an id.
+// reflection cannot: an error envelope has at least one error, statuses are one named
+// enum, and every stream event has an id.
 func tidySchemas(doc *huma.OpenAPI) {
 	schemas := doc.Components.Schemas.Map()
 	statuses := make([]any, 0, len(core.AllStatuses()))
@@ -195,10 +204,11 @@ func tidySchemas(doc *huma.OpenAPI) {
 	}
 	schemas["ClusterStatus"] = &huma.Schema{Type: huma.TypeString, Enum: statuses, Description: "The cluster's lifecycle status."}
 	statusRef := &huma.Schema{Ref: "#/components/schemas/ClusterStatus"}
+	if errs := schemas["ErrorEnvelope"].Properties["errors"]; errs != nil {
+		one := 1
+		errs.MinProperties = &one // an error answer always says what went wrong
+	}
 	for name, s := range schemas {
-		if result := s.Properties["result"]; strings.HasPrefix(name, "Envelope") && result != nil && result.Ref != "" {
-			s.Properties["result"] = &huma.Schema{OneOf: []*huma.Schema{{Ref: result.Ref}, {Type: "null"}}}
-		}
 		if name == "StatusResult" || name == "StatusEventData" || name == "ClusterRecord" || name == "FleetStatusEventData" {
 			s.Properties["status"] = statusRef
 		}

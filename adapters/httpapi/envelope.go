@@ -19,12 +19,13 @@ type Meta struct {
 	DurationMS float64 `json:"duration_ms" doc:"How long the request took, in milliseconds."`
 }
 
-// Envelope is the ResultEnvelope of a successful answer.
+// Envelope is the ResultEnvelope of a successful answer: its result is never null and its
+// errors always are. (ErrorEnvelope is the other half of the contract's ResultEnvelope.)
 type Envelope[T any] struct {
-	Status string              `json:"status" enum:"success" doc:"Always success."`
-	Result *T                  `json:"result"`
-	Errors map[string][]string `json:"errors" nullable:"true" doc:"Messages by field or concern; null on success."`
-	Meta   Meta                `json:"meta"`
+	Status string `json:"status" enum:"success" doc:"Always success."`
+	Result *T     `json:"result"`
+	Errors Null   `json:"errors" doc:"Always null on success."`
+	Meta   Meta   `json:"meta"`
 }
 
 // Null is a JSON null, documented as the type null: the result of an error envelope.

@@ -1,39 +1,43 @@
-// Package memstore is an in-memory ports.Store for tests: every record and a bounded
-// event history per cluster, lost when the process ends.
+// Package memstore is an in-memory ports.Store, for tests and for running without a state
+// dir: it honours the whole Store contract except that nothing outlives the process.
 package memstore
 
 import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
+	"github.com/skygate/skygate/adapters/internal/records"
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
 )
 
-// DefaultHistoryLimit is Options.HistoryLimit when it is zero.
+// DefaultHistoryLimit is the number of events kept of each cluster when
+// Options.HistoryLimit is zero.
 const DefaultHistoryLimit = 1000
 
 // ErrClosed is returned by every method of a closed Store but Close.
 var ErrClosed = errors.New("memstore: store is closed")
 
-// Options tunes a Store.
+// Options sizes a Store.
 type Options struct {
-	// HistoryLimit is how many of a cluster's most recent events are kept.
+	// HistoryLimit is how many of each cluster's most recent events are kept.
 	HistoryLimit int
 }
 
-// Store is the in-memory ports.Store. It is safe for concurrent use.
+// Store is an in-memory ports.Store. It is safe for concurrent use.
 type Store struct {
 	limit int
 
 	mu      sync.Mutex
 	closed  bool
-	records map[string]core.Cluster
-	events  map[string][]core.Event // by cluster, oldest first
+	records records.Set
+	// history holds each cluster's newest events; a History's own last ID is that
+	// cluster's, lastID the store's.
+	history map[string]*core.History
 	lastID  uint64
 }
 
@@ -44,106 +48,104 @@ func New(opts Options) *Store {
 	if opts.HistoryLimit <= 0 {
 		opts.HistoryLimit = DefaultHistoryLimit
 	}
-	return &Store{limit: opts.HistoryLimit, records: map[string]core.Cluster{}, events: map[string][]core.Event{}}
+	return &Store{limit: opts.HistoryLimit, records: records.Set{}, history: map[string]*core.History{}}
 }
 
-func (s *Store) Clusters(context.Context) ([]core.Cluster, error) {
+// Clusters returns every saved record, sorted by name.
+func (s *Store) Clusters(ctx context.Context) ([]core.Cluster, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}
-	out := make([]core.Cluster, 0, len(s.records))
-	for _, r := range s.records {
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b core.Cluster) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return s.records.Sorted(), nil
 }
 
-func (s *Store) Load(_ context.Context, name string) (core.Cluster, error) {
+// Load returns the saved record of name, core.NoCluster(name) when none was saved.
+func (s *Store) Load(ctx context.Context, name string) (core.Cluster, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return core.Cluster{}, ErrClosed
 	}
-	return s.recordLocked(name), nil
+	return s.records.Get(name), nil
 }
 
-func (s *Store) recordLocked(name string) core.Cluster {
-	if r, ok := s.records[name]; ok {
-		return r
+// Update calls fn with the record of name and, when fn succeeds, keeps its record and
+// numbered events.
+func (s *Store) Update(ctx context.Context, name string, fn func(core.Cluster) (core.Cluster, []core.Event, error)) (core.Cluster, []core.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return core.Cluster{}, nil, err
 	}
-	return core.NoCluster(name)
-}
-
-func (s *Store) Update(_ context.Context, name string, fn func(core.Cluster) (core.Cluster, []core.Event, error)) (core.Cluster, []core.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return core.Cluster{}, nil, ErrClosed
 	}
-	rec, events, err := fn(s.recordLocked(name))
+	record, events, err := fn(s.records.Get(name))
 	if err != nil {
 		return core.Cluster{}, nil, err
 	}
-	rec.Name = name
-	numbered := slices.Clone(events)
-	for i := range numbered {
-		numbered[i].Cluster = name
+	if record.Name != name {
+		return core.Cluster{}, nil, fmt.Errorf("memstore: update of cluster %q returned a record named %q", name, record.Name)
 	}
-	s.records[name] = rec
-	return rec, s.keepLocked(numbered), nil
-}
-
-func (s *Store) Append(_ context.Context, events ...core.Event) ([]core.Event, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
-	return s.keepLocked(slices.Clone(events)), nil
-}
-
-// keepLocked numbers events and keeps them.
-func (s *Store) keepLocked(events []core.Event) []core.Event {
+	s.records[name] = record
+	events = slices.Clone(events)
 	for i := range events {
-		s.lastID++
-		events[i].ID = s.lastID
-		kept := append(s.events[events[i].Cluster], events[i])
-		if len(kept) > 2*s.limit {
-			kept = slices.Clone(kept[len(kept)-s.limit:])
-		}
-		s.events[events[i].Cluster] = kept
+		events[i].Cluster = name
 	}
-	return events
+	return record, s.keep(events), nil
 }
 
-func (s *Store) Events(_ context.Context, f ports.EventFilter) ([]core.Event, error) {
+// Append numbers and keeps events.
+func (s *Store) Append(ctx context.Context, events ...core.Event) ([]core.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}
-	var out []core.Event
-	for cluster, events := range s.events {
-		if f.Cluster != "" && cluster != f.Cluster {
-			continue
-		}
-		if len(events) > s.limit {
-			events = events[len(events)-s.limit:]
-		}
-		for _, e := range events {
-			if e.ID > f.After && (f.OperationID == 0 || e.OperationID == f.OperationID) {
-				out = append(out, e)
-			}
+	for _, e := range events {
+		if e.Cluster == "" {
+			return nil, errors.New("memstore: append of an event that names no cluster")
 		}
 	}
-	slices.SortFunc(out, func(a, b core.Event) int { return cmp.Compare(a.ID, b.ID) })
-	return out, nil
+	return s.keep(slices.Clone(events)), nil
 }
 
-func (s *Store) LastEventID(context.Context) (uint64, error) {
+// Events returns the kept events that match filter, oldest first.
+func (s *Store) Events(ctx context.Context, filter ports.EventFilter) ([]core.Event, error) {
+	if filter.OperationID != 0 && filter.Cluster == "" {
+		return nil, errors.New("memstore: an event filter on an operation needs its cluster")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if filter.Cluster != "" {
+		h := s.history[filter.Cluster]
+		if h == nil {
+			return []core.Event{}, nil
+		}
+		events := h.After(filter.After)
+		if filter.OperationID != 0 {
+			events = slices.DeleteFunc(events, func(e core.Event) bool { return e.OperationID != filter.OperationID })
+		}
+		return events, nil
+	}
+	events := []core.Event{}
+	for _, h := range s.history {
+		events = append(events, h.After(filter.After)...)
+	}
+	slices.SortFunc(events, func(a, b core.Event) int { return cmp.Compare(a.ID, b.ID) })
+	return events, nil
+}
+
+// LastEventID is the highest event ID issued so far.
+func (s *Store) LastEventID(ctx context.Context) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -152,9 +154,29 @@ func (s *Store) LastEventID(context.Context) (uint64, error) {
 	return s.lastID, nil
 }
 
+// Close makes every later call but Close fail with ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
 	return nil
+}
+
+// keep numbers events, which the store owns, and keeps them in their clusters'
+// histories; s.mu must be held.
+func (s *Store) keep(events []core.Event) []core.Event {
+	if len(events) == 0 {
+		return nil
+	}
+	for i := range events {
+		s.lastID++
+		events[i].ID = s.lastID
+		h := s.history[events[i].Cluster]
+		if h == nil {
+			h = core.NewHistory(s.limit)
+			s.history[events[i].Cluster] = h
+		}
+		h.Keep(events[i])
+	}
+	return events
 }

@@ -6,7 +6,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/skygate/skygate/core"
-	"github.com/skygate/skygate/ports"
 )
 
 // maxRawLineBytes bounds the raw text kept of one line before cleaning. It leaves room
@@ -66,7 +65,7 @@ func (s *stream) flush() {
 	}
 }
 
-// tailBuffer keeps the last ports.MaxOutputBytes bytes written to it. Its buffer grows
+// tailBuffer keeps the last maxOutputBytes bytes written to it. Its buffer grows
 // by doubling (a short output costs little) up to MaxOutputBytes, and is then used as a
 // ring, so memory stays bounded however much is written.
 type tailBuffer struct {
@@ -77,13 +76,13 @@ type tailBuffer struct {
 
 func (t *tailBuffer) write(p []byte) {
 	t.written += len(p)
-	if len(p) > ports.MaxOutputBytes {
-		p = p[len(p)-ports.MaxOutputBytes:]
+	if len(p) > maxOutputBytes {
+		p = p[len(p)-maxOutputBytes:]
 	}
-	if room := ports.MaxOutputBytes - len(t.buf); room > 0 {
+	if room := maxOutputBytes - len(t.buf); room > 0 {
 		n := min(room, len(p))
 		if len(t.buf)+n > cap(t.buf) {
-			grown := make([]byte, len(t.buf), min(ports.MaxOutputBytes, max(2*cap(t.buf), len(t.buf)+n)))
+			grown := make([]byte, len(t.buf), min(maxOutputBytes, max(2*cap(t.buf), len(t.buf)+n)))
 			copy(grown, t.buf)
 			t.buf = grown
 		}

@@ -1,16 +1,20 @@
 // Package skyexec runs the sky CLI as child processes: it implements ports.Runner with
-// os/exec.
+// os/exec, read-only commands directly and mutating ones through a supervisor process
+// that outlives skygate.
 package skyexec
 
 import (
 	"context"
+	"net/netip"
+	"slices"
+
 	"errors"
 	"fmt"
+	"github.com/skygate/skygate/core"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,16 +25,25 @@ import (
 
 var _ ports.Runner = (*Runner)(nil)
 
+// maxOutputBytes bounds what is kept of each output stream of a run.
+const maxOutputBytes = 1 << 20
+
 // Config configures a Runner. Zero fields take the defaults noted on them.
 type Config struct {
 	// Bin is the sky executable: a name looked up in PATH, or a path when it contains a
 	// slash. Default "sky".
 	Bin string
-	// Env is the whole environment of every sky child (HOME, PATH, cloud credentials).
-	// nil passes this process's environment. A Bin without a slash is looked up in the
-	// PATH of this environment, the one sky itself will see.
+	// Env is the whole environment of every sky child and supervisor (HOME, PATH, cloud
+	// credentials). nil passes this process's environment. A Bin without a slash is looked
+	// up in the PATH of this environment, the one sky itself will see.
 	Env []string
-	// Timeouts bound each command; the caller's context can end it sooner.
+	// OpsDir holds one folder per supervised run (its output, identity and exit status).
+	// Default "./ops".
+	OpsDir string
+	// SupervisorPath is the program started as `SupervisorPath supervise DIR` for each
+	// mutating run: the skygate binary. Default: this executable.
+	SupervisorPath string
+	// Timeouts bound each command; the caller's context can end a read-only one sooner.
 	Timeouts Timeouts
 	// KillGrace is how long a cancelled child's process group has between SIGTERM and
 	// SIGKILL. It also bounds how long output pipes are drained after sky exited while a
@@ -50,28 +63,37 @@ type Timeouts struct {
 	Launch  time.Duration // sky launch; default 60m
 }
 
-// Runner runs sky commands. It keeps no state between calls and is safe for concurrent
-// use.
+// Runner runs sky commands; it implements ports.Runner and is safe for concurrent use.
+// It is the one place that knows sky's command lines, texts, exit codes and `-o json`.
 //
-// Each child runs with argv only, in its own process group, with stdin from the null
-// device (so a prompt sky would show ends at once instead of hanging). A stream is not
-// read while onLine runs for one of its lines, so onLine should return quickly.
-//
-// ExitCode is the child's exit status, or 128+N when signal N killed it (143 for
-// SIGTERM, 137 for SIGKILL), as a shell reports it.
+// Each read-only child runs with argv only, in its own process group, with stdin from the
+// null device (so a prompt sky would show ends at once instead of hanging). Mutating runs
+// go through a supervisor (see Supervise) that outlives this process.
 type Runner struct {
-	bin       string
-	env       []string
-	timeouts  Timeouts
-	killGrace time.Duration
+	bin        string
+	env        []string
+	opsDir     string
+	supervisor string
+	timeouts   Timeouts
+	killGrace  time.Duration
+
+	versionMu sync.Mutex
+	version   core.Version
+	hasVer    bool
 }
 
 // New returns a Runner for cfg, with defaults filled in.
 func New(cfg Config) *Runner {
 	t := cfg.Timeouts
+	supervisor := cfg.SupervisorPath
+	if supervisor == "" {
+		supervisor, _ = os.Executable()
+	}
 	return &Runner{
-		bin: orDefault(cfg.Bin, "sky"),
-		env: cfg.Env,
+		bin:        orDefault(cfg.Bin, "sky"),
+		env:        cfg.Env,
+		opsDir:     orDefault(cfg.OpsDir, "ops"),
+		supervisor: supervisor,
 		timeouts: Timeouts{
 			Status:  orDefault(t.Status, 2*time.Minute),
 			IP:      orDefault(t.IP, 2*time.Minute),
@@ -95,75 +117,115 @@ func orDefault[T string | time.Duration](v, def T) T {
 	return v
 }
 
-// Launch runs `sky launch -y -c NAME [-d] [-i N] YAML`, streaming lines to onLine.
-func (r *Runner) Launch(ctx context.Context, spec ports.LaunchSpec, onLine ports.LineFunc) (ports.RunResult, error) {
-	args := []string{"launch", "-y", "-c", spec.ClusterName}
-	if spec.DetachRun {
-		args = append(args, "-d")
+// usageErrorExit is click's exit code for an unknown option.
+const usageErrorExit = 2
+
+// runResult is how one read-only sky child ended.
+type runResult struct {
+	ExitCode int
+	Stdout   string
+	Stderr   string
+}
+
+// Version runs `sky --version`; the answer also decides the output forms asked for later.
+func (r *Runner) Version(ctx context.Context) (core.Version, error) {
+	res, err := r.run(ctx, r.timeouts.Version, []string{"--version"}, nil)
+	if err != nil {
+		return core.Version{}, err
 	}
-	if spec.IdleMinutesToAutostop > 0 {
-		args = append(args, "-i", strconv.Itoa(spec.IdleMinutesToAutostop))
+	v, perr := core.ParseVersion(res.Stdout + "\n" + res.Stderr)
+	if perr != nil {
+		// An unreadable version is the zero Version: the oldest forms every sky reads.
+		v = core.Version{}
 	}
-	args = append(args, spec.YAMLPath)
-	return r.run(ctx, r.timeouts.Launch, args, onLine)
+	r.versionMu.Lock()
+	r.version, r.hasVer = v, true
+	r.versionMu.Unlock()
+	return v, nil
 }
 
-// Stop runs `sky stop -y NAME`, streaming lines to onLine.
-func (r *Runner) Stop(ctx context.Context, clusterName string, onLine ports.LineFunc) (ports.RunResult, error) {
-	return r.run(ctx, r.timeouts.Stop, []string{"stop", "-y", clusterName}, onLine)
+// knownVersion is the version sky reported, asking it once when nothing is known yet.
+func (r *Runner) knownVersion(ctx context.Context) core.Version {
+	r.versionMu.Lock()
+	v, ok := r.version, r.hasVer
+	r.versionMu.Unlock()
+	if !ok {
+		v, _ = r.Version(ctx)
+	}
+	return v
 }
 
-// Start runs `sky start -y NAME`, streaming lines to onLine.
-func (r *Runner) Start(ctx context.Context, clusterName string, onLine ports.LineFunc) (ports.RunResult, error) {
-	return r.run(ctx, r.timeouts.Start, []string{"start", "-y", clusterName}, onLine)
+// withJSON runs args with `-o json` inserted before the names where sky has it (0.12),
+// falling back to the text form when a build refuses the option.
+func (r *Runner) withJSON(ctx context.Context, timeout time.Duration, args []string, names []string) (runResult, error) {
+	if r.knownVersion(ctx).HasJSONOutput() {
+		argv := append(append(slices.Clone(args), "-o", "json"), names...)
+		res, err := r.run(ctx, timeout, argv, nil)
+		if err != nil || res.ExitCode != usageErrorExit {
+			return res, err
+		}
+	}
+	return r.run(ctx, timeout, append(slices.Clone(args), names...), nil)
 }
 
-// Down runs `sky down -y NAME`, streaming lines to onLine.
-func (r *Runner) Down(ctx context.Context, clusterName string, onLine ports.LineFunc) (ports.RunResult, error) {
-	return r.run(ctx, r.timeouts.Down, []string{"down", "-y", clusterName}, onLine)
-}
-
-// Status runs `sky status [--refresh] [-o json] NAME`.
-func (r *Runner) Status(ctx context.Context, clusterName string, opts ports.StatusOptions) (ports.RunResult, error) {
+// Status runs one `sky status [--refresh] [-o json] NAME...` for every name.
+func (r *Runner) Status(ctx context.Context, names []string, refresh bool) (map[string]core.SkyCluster, error) {
 	args := []string{"status"}
-	if opts.Refresh {
+	if refresh {
 		args = append(args, "--refresh")
 	}
-	if opts.JSON {
-		args = append(args, "-o", "json")
+	res, err := r.withJSON(ctx, r.timeouts.Status, args, names)
+	if err != nil {
+		return nil, err
 	}
-	args = append(args, clusterName)
-	return r.run(ctx, r.timeouts.Status, args, nil)
+	if res.ExitCode != 0 {
+		return nil, core.Errorf(core.KindUpstream, core.KeySky, "sky status failed: %s", core.ExtractError(res.Stderr, res.Stdout))
+	}
+	clusters, err := core.ParseStatusOf(res.Stdout, names)
+	if err != nil {
+		return nil, core.Errorf(core.KindUpstream, core.KeySky, "reading sky status: %v", err)
+	}
+	return clusters, nil
 }
 
-// IP runs `sky status --ip NAME`.
-func (r *Runner) IP(ctx context.Context, clusterName string) (ports.RunResult, error) {
-	return r.run(ctx, r.timeouts.IP, []string{"status", "--ip", clusterName}, nil)
+// IP runs `sky status --ip NAME` and returns the address it prints.
+func (r *Runner) IP(ctx context.Context, name string) (string, error) {
+	res, err := r.run(ctx, r.timeouts.IP, []string{"status", "--ip", name}, nil)
+	if err != nil {
+		return "", err
+	}
+	if res.ExitCode == 0 {
+		for _, line := range core.CleanLines(res.Stdout) {
+			if addr, err := netip.ParseAddr(strings.TrimSpace(line)); err == nil {
+				return addr.String(), nil
+			}
+		}
+	}
+	return "", core.Errorf(core.KindUpstream, core.KeySky, "sky status --ip %s: %s", name, core.ExtractError(res.Stderr, res.Stdout))
 }
 
 // Check runs `sky check [-o json]`.
-func (r *Runner) Check(ctx context.Context, json bool) (ports.RunResult, error) {
-	args := []string{"check"}
-	if json {
-		args = append(args, "-o", "json")
+func (r *Runner) Check(ctx context.Context) (core.CheckResult, error) {
+	res, err := r.withJSON(ctx, r.timeouts.Check, []string{"check"}, nil)
+	if err != nil {
+		return core.CheckResult{}, err
 	}
-	return r.run(ctx, r.timeouts.Check, args, nil)
-}
-
-// Version runs `sky --version`.
-func (r *Runner) Version(ctx context.Context) (ports.RunResult, error) {
-	return r.run(ctx, r.timeouts.Version, []string{"--version"}, nil)
+	result, perr := core.ParseCheck(res.Stdout)
+	if res.ExitCode != 0 || perr != nil {
+		return core.CheckResult{}, core.Errorf(core.KindUpstream, core.KeySky, "sky check failed: %s", core.ExtractError(res.Stderr, res.Stdout))
+	}
+	return result, nil
 }
 
 // run runs sky with args until it exits, ctx is done or timeout passes. Output lines go
 // to onLine (when not nil) as they are read. On cancellation the child's process group
 // gets SIGTERM, then SIGKILL after the grace period; run returns once the child is reaped
 // and its output is read, with the partial result and the context's error.
-func (r *Runner) run(ctx context.Context, timeout time.Duration, args []string, onLine ports.LineFunc) (ports.RunResult, error) {
+func (r *Runner) run(ctx context.Context, timeout time.Duration, args []string, onLine func(string)) (runResult, error) {
 	name := "sky " + args[0]
 	path, err := r.lookPath()
 	if err != nil {
-		return ports.RunResult{}, fmt.Errorf("%s: %w: %q: %v", name, ports.ErrSkyNotFound, r.bin, err)
+		return runResult{}, fmt.Errorf("%s: %w: %q: %v", name, ports.ErrSkyNotFound, r.bin, err)
 	}
 
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -210,12 +272,12 @@ func (r *Runner) run(ctx context.Context, timeout time.Duration, args []string, 
 		if runCtx.Err() != nil {
 			err = contextError(ctx, timeout)
 		}
-		return ports.RunResult{}, fmt.Errorf("%s: %w", name, err)
+		return runResult{}, fmt.Errorf("%s: %w", name, err)
 	}
 	waitErr := cmd.Wait()
 	stdout.flush()
 	stderr.flush()
-	result := ports.RunResult{
+	result := runResult{
 		ExitCode: exitCode(cmd.ProcessState),
 		Stdout:   stdout.tail.String(),
 		Stderr:   stderr.tail.String(),

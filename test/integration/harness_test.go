@@ -43,8 +43,9 @@ type service struct {
 
 // serviceOptions says how to start a skygate container.
 type serviceOptions struct {
-	env    map[string]string // added to (and overriding) the defaults
-	volume string            // named Docker volume for /data; empty: the container's own layer
+	env    map[string]string              // added to (and overriding) the defaults
+	volume string                         // named Docker volume for /data; empty: the container's own layer
+	files  []testcontainers.ContainerFile // copied in before skygate starts
 }
 
 // startService runs a fresh skygate container and waits for /healthz. The container is
@@ -72,6 +73,9 @@ func startService(t *testing.T, opts serviceOptions) *service {
 	}
 	if opts.volume != "" {
 		customizers = append(customizers, testcontainers.WithMounts(testcontainers.VolumeMount(opts.volume, "/data")))
+	}
+	if len(opts.files) > 0 {
+		customizers = append(customizers, testcontainers.WithFiles(opts.files...))
 	}
 	ctr, err := testcontainers.Run(ctx, imageName, customizers...)
 	testcontainers.CleanupContainer(t, ctr)
@@ -126,7 +130,46 @@ func dumpLogs(t *testing.T, ctr *testcontainers.DockerContainer) {
 	t.Logf("container %s log:\n%s", ctr.GetContainerID()[:12], text)
 }
 
-// kill sends SIGKILL to skygate (PID 1), which ends the container like a crashed pod.
+// crash kills skygate with SIGKILL and waits until the service manager (respawn, PID 1)
+// has it answering again; the sky runs its supervisors carry on meanwhile, as on a host.
+func (s *service) crash(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := dockerProvider.Client().ContainerKill(ctx, s.container.GetContainerID(), client.ContainerKillOptions{Signal: "USR1"}); err != nil {
+		t.Fatalf("killing skygate: %v", err)
+	}
+	// The old process may still answer for a moment: wait for it to stop, then for the
+	// new one.
+	deadline := time.Now().Add(settleTimeout)
+	down := false
+	for time.Now().Before(deadline) {
+		resp, err := apiClient.Get(s.baseURL + "/healthz")
+		if err != nil {
+			down = true
+		} else {
+			resp.Body.Close()
+			if down && resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("skygate did not come back within %v of SIGKILL", settleTimeout)
+}
+
+// setScenario makes the stub behave as scenario for one cluster from now on.
+func (s *service) setScenario(t *testing.T, cluster, scenario string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.container.CopyToContainer(ctx, []byte(scenario+"\n"), "/data/sky/scenarios/"+cluster, 0o644); err != nil {
+		t.Fatalf("setting the scenario of %s: %v", cluster, err)
+	}
+}
+
+// kill sends SIGKILL to the container's PID 1, which ends the container and every process
+// in it, like a crashed pod or machine.
 func (s *service) kill(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -420,6 +463,7 @@ type serverEvent struct {
 }
 
 type eventData struct {
+	Cluster   string  `json:"cluster"` // fleet streams only
 	Timestamp string  `json:"timestamp"`
 	Type      string  `json:"type"`
 	Message   string  `json:"message"`
@@ -445,9 +489,15 @@ type eventStream struct {
 // once the service has sent the response headers.
 func (s *service) openEvents(t *testing.T, query string, header map[string]string) *eventStream {
 	t.Helper()
+	return s.openStream(t, "/cluster/events"+query, header)
+}
+
+// openStream connects to any event stream route (path with its query).
+func (s *service) openStream(t *testing.T, path string, header map[string]string) *eventStream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL+"/cluster/events"+query, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,12 +506,12 @@ func (s *service) openEvents(t *testing.T, query string, header map[string]strin
 	}
 	resp, err := eventClient.Do(req)
 	if err != nil {
-		t.Fatalf("GET /cluster/events: %v", err)
+		t.Fatalf("GET %s: %v", path, err)
 	}
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		t.Fatalf("GET /cluster/events: want 200 text/event-stream, got %d %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), raw)
+		t.Fatalf("GET %s: want 200 text/event-stream, got %d %q: %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), raw)
 	}
 	events := make(chan serverEvent)
 	stream := &eventStream{events: events}

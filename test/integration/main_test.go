@@ -68,15 +68,18 @@ func runSuite(m *testing.M) int {
 	return m.Run()
 }
 
-// dockerfile makes a scratch image from the two static binaries. Scratch has no mkdir,
+// dockerfile makes a scratch image from the static binaries: skygate, the stub sky, and
+// respawn as PID 1, which starts skygate again when it ends, as a host's service manager
+// would. Scratch has no mkdir,
 // so the writable directories come from the build context (rootfs/).
 const dockerfile = `FROM scratch
 COPY rootfs/ /
 COPY skygate /skygate
+COPY respawn /respawn
 COPY sky /bin/sky
 ENV PATH=/bin HOME=/home SKYGATE_ADDR=0.0.0.0:8080 SKYGATE_STATE_DIR=/data/state SKYSTUB_HOME=/data/sky
 EXPOSE 8080
-ENTRYPOINT ["/skygate", "serve"]
+ENTRYPOINT ["/respawn", "/skygate", "serve"]
 `
 
 // buildImage compiles skygate and the stub sky into contextDir and builds the image.
@@ -85,7 +88,7 @@ func buildImage(ctx context.Context, provider *testcontainers.DockerProvider, co
 	if err != nil {
 		return "", err
 	}
-	binaries := map[string]string{"skygate": "./app/cmd/skygate", "sky": "./test/stubsky"}
+	binaries := map[string]string{"skygate": "./app/cmd/skygate", "sky": "./test/stubsky", "respawn": "./test/integration/respawn"}
 	for name, pkg := range binaries {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", filepath.Join(contextDir, name), pkg)
 		cmd.Dir = moduleRoot

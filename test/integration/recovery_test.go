@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDestroyCancelsHungLaunch destroys a cluster whose sky launch never ends: the launch
@@ -134,5 +135,71 @@ func launchToRunning(t *testing.T, svc *service) {
 	svc.mustPost(t, "launch", `{"cloud":"gcp","region":"us-central1"}`)
 	if up := svc.waitForStatus(t, "running"); deref(up.Cloud) != "gcp" || deref(up.Region) != "us-central1" {
 		t.Fatalf("after launch: want running on gcp us-central1, got %v", up)
+	}
+}
+
+// TestCrashMidLaunchKeepsStreaming kills skygate (not the machine) in the middle of a
+// launch: the supervised sky run goes on, and the restarted skygate follows its output
+// from the last line it published, so the log continues with no line lost or repeated.
+func TestCrashMidLaunchKeepsStreaming(t *testing.T) {
+	t.Parallel()
+	svc := startService(t, serviceOptions{env: map[string]string{"SKYSTUB_SCENARIO": "slow", "SKYSTUB_DELAY_MS": "60"}})
+	events := svc.openEvents(t, "", nil)
+	svc.mustPost(t, "launch", `{"cloud":"aws","region":"us-east-1"}`)
+	before := events.waitFor(t, `"Launching on" progress`, isLaunchingProgress)
+	lastSeen := before[len(before)-1].ID
+	svc.crash(t)
+
+	resumed := svc.openEvents(t, "", map[string]string{"Last-Event-ID": strconv.FormatInt(lastSeen, 10)})
+	after := resumed.waitFor(t, "status event running", isStatusEvent("running"))
+	checkIDsIncrease(t, lastSeen, after)
+	progress := 0
+	lines := map[string]int{}
+	for _, e := range append(before, after...) {
+		if e.Event == "progress" {
+			lines[e.Data.Message]++
+			if e.ID > lastSeen {
+				progress++
+			}
+		}
+	}
+	if progress == 0 {
+		t.Errorf("no progress line after the restart: %v", after)
+	}
+	for line, n := range lines {
+		if n > 1 {
+			t.Errorf("progress line %q shown %d times", line, n)
+		}
+	}
+	up := svc.waitForStatus(t, "running")
+	if deref(up.IP) == "" {
+		t.Errorf("running without an IP: %v", up)
+	}
+	if launches := countOf(svc.skyCommands(t), "launch"); launches != 1 {
+		t.Errorf("want the one sky launch followed, not run again; ran %d times", launches)
+	}
+}
+
+// TestKillDuringDestroyFinishesIt kills the whole container while sky down runs; the new
+// container on the same state finds the destroy cut off with the cluster still there and
+// carries it out: a destroy is never undone.
+func TestKillDuringDestroyFinishesIt(t *testing.T) {
+	t.Parallel()
+	volume := newVolume(t)
+	opts := serviceOptions{volume: volume, env: map[string]string{"SKYGATE_POLL_INTERVAL": "1s", "SKYSTUB_DELAY_MS": "60"}}
+	first := startService(t, opts)
+	launchToRunning(t, first)
+	first.setScenario(t, clusterName, "slow")
+	first.mustPost(t, "destroy", "")
+	time.Sleep(300 * time.Millisecond) // sky down is under way: 3 pauses of 600 ms
+	first.kill(t)
+
+	second := startService(t, opts)
+	second.waitForStatus(t, "no_server")
+	if out := second.sky(t, "status", clusterName); !strings.Contains(out, "not found") {
+		t.Errorf("sky still has the cluster after the destroy was carried on:\n%s", out)
+	}
+	if downs := countOf(second.skyCommands(t), "down"); downs < 2 {
+		t.Errorf("want sky down run again after the restart, ran %d times", downs)
 	}
 }

@@ -1,4 +1,4 @@
-// Command skygate is the HTTP service that owns one cluster's lifecycle through the sky
+// Command skygate is the HTTP service that owns cloud clusters' lifecycles through the sky
 // CLI. `skygate serve` runs it; `skygate openapi` prints its OpenAPI document.
 package main
 
@@ -21,10 +21,11 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/skygate/skygate/adapters/clock"
-	"github.com/skygate/skygate/adapters/filestore"
 	"github.com/skygate/skygate/adapters/httpapi"
 	"github.com/skygate/skygate/adapters/membus"
+	"github.com/skygate/skygate/adapters/metrics"
 	"github.com/skygate/skygate/adapters/skyexec"
+	"github.com/skygate/skygate/adapters/sqlitestore"
 	"github.com/skygate/skygate/app"
 	"github.com/skygate/skygate/core"
 )
@@ -51,6 +52,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "skygate: "+err.Error())
 			return 1
 		}
+	case "supervise":
+		// Hidden: the supervisor of one mutating sky run (see skyexec.Supervise).
+		return skyexec.Supervise(args[1:])
 	case "openapi":
 		doc, err := httpapi.OpenAPI(version).YAML()
 		if err != nil {
@@ -79,6 +83,7 @@ type settings struct {
 	addr, skyBin, stateDir, clusterName, token, configPath, logLevel, corsOrigins string
 	refresh, poll, checkTTL, shutdownGrace, killGrace                             time.Duration
 	launchTimeout, opTimeout, statusTimeout, checkTimeout                         time.Duration
+	maxClusters, maxSkyProcs                                                      int
 }
 
 func parseSettings(args []string, stderr io.Writer) (settings, error) {
@@ -118,6 +123,16 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	dur(&s.opTimeout, "op-timeout", "SKYGATE_OP_TIMEOUT", 30*time.Minute, "sky stop/start/down timeout")
 	dur(&s.statusTimeout, "status-timeout", "SKYGATE_STATUS_TIMEOUT", 2*time.Minute, "sky status timeout")
 	dur(&s.checkTimeout, "check-timeout", "SKYGATE_CHECK_TIMEOUT", 5*time.Minute, "sky check timeout")
+	num := func(p *int, name, env string, def int, help string) {
+		fs.IntVar(p, name, def, help+" (env "+env+")")
+		if v, ok := os.LookupEnv(env); ok && envErr == nil {
+			if err := fs.Set(name, v); err != nil {
+				envErr = fmt.Errorf("invalid %s=%q: want a whole number", env, v)
+			}
+		}
+	}
+	num(&s.maxClusters, "max-clusters", "SKYGATE_MAX_CLUSTERS", 100, "most clusters that may exist at once")
+	num(&s.maxSkyProcs, "max-sky-procs", "SKYGATE_MAX_SKY_PROCS", 4, "most mutating sky runs at once over the fleet")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: skygate serve [flags]")
@@ -132,22 +147,14 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	if fs.NArg() > 0 {
 		return s, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if !validClusterName(s.clusterName) {
-		return s, fmt.Errorf("invalid cluster name %q: use letters, digits and dashes, starting with a letter", s.clusterName)
+	if err := core.ValidateClusterName("cluster-name", s.clusterName); err != nil {
+		de, _ := core.AsError(err)
+		return s, fmt.Errorf("invalid --cluster-name: %s", de.Message)
+	}
+	if s.maxClusters < 1 || s.maxSkyProcs < 1 {
+		return s, fmt.Errorf("--max-clusters and --max-sky-procs must be at least 1")
 	}
 	return s, nil
-}
-
-func validClusterName(name string) bool {
-	if name == "" || len(name) > 63 || !(name[0] >= 'a' && name[0] <= 'z' || name[0] >= 'A' && name[0] <= 'Z') {
-		return false
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // loadTemplate reads the task template; a missing path means the empty template.
@@ -187,30 +194,32 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := filestore.Open(s.stateDir, filestore.Options{})
+	store, err := sqlitestore.Open(s.stateDir, sqlitestore.Options{LegacyCluster: s.clusterName})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	history, err := store.Events(context.Background(), 0)
-	if err != nil {
-		return err
-	}
-	bus := membus.New(membus.Options{})
-	bus.Seed(history)
 	listener, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.addr, err)
 	}
-	runner := skyexec.New(skyexec.Config{
-		Bin: s.skyBin, KillGrace: s.killGrace,
+	bus := membus.New(membus.Options{})
+	sky := skyexec.New(skyexec.Config{
+		Bin: s.skyBin, KillGrace: s.killGrace, OpsDir: filepath.Join(s.stateDir, "ops"),
 		Timeouts: skyexec.Timeouts{Launch: s.launchTimeout, Stop: s.opTimeout, Start: s.opTimeout, Down: s.opTimeout,
 			Status: s.statusTimeout, IP: s.statusTimeout, Check: s.checkTimeout},
 	})
-	svc := app.New(app.Config{
-		ClusterName: s.clusterName, TaskDir: filepath.Join(s.stateDir, "tasks"), Template: template,
-		CheckTTL: s.checkTTL, RefreshInterval: s.refresh, PollInterval: s.poll, RecoveryTimeout: s.launchTimeout,
-	}, runner, store, bus, clock.System{}, app.DirTaskFiles(filepath.Join(s.stateDir, "tasks")), log)
+	var svc *app.Service
+	meter := metrics.New(metrics.Sources{
+		Clusters:        store.Clusters,
+		EventsPublished: bus.Published,
+		StreamsDropped:  bus.Dropped,
+		CheckAge:        func() (time.Duration, bool) { return svc.CheckAge() },
+	})
+	svc = app.New(app.Config{
+		DefaultCluster: s.clusterName, Template: template, CheckTTL: s.checkTTL, RefreshInterval: s.refresh,
+		PollInterval: s.poll, RecoveryTimeout: s.launchTimeout, MaxClusters: s.maxClusters, MaxSkyProcs: s.maxSkyProcs,
+	}, meter.Runner(sky), store, bus, clock.System{}, app.DirTaskFiles(filepath.Join(s.stateDir, "tasks")), log)
 	var origins []string
 	for _, o := range strings.Split(s.corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -220,7 +229,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	// Event streams never go idle by themselves, and run outside http.Server's tracking:
 	// shutdown ends them through streams.
 	streams, endStreams := context.WithCancel(context.Background())
-	handler := httpapi.New(svc, httpapi.Options{Token: s.token, CORSOrigins: origins, Logger: log, Version: version, Done: streams.Done()})
+	handler := httpapi.New(svc, httpapi.Options{Token: s.token, CORSOrigins: origins, Logger: log, Version: version, Done: streams.Done(),
+		Metrics: meter.Handler(), Instrument: meter.Middleware})
 	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	server.RegisterOnShutdown(endStreams)
 
@@ -230,13 +240,16 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
 	fmt.Fprintf(stdout, "skygate listening on http://%s\n", listener.Addr())
-	log.Info().Str("addr", listener.Addr().String()).Str("state_dir", s.stateDir).Str("cluster", s.clusterName).Bool("auth", s.token != "").Msg("skygate started")
+	log.Info().Str("addr", listener.Addr().String()).Str("state_dir", s.stateDir).Str("default_cluster", s.clusterName).Bool("auth", s.token != "").Msg("skygate started")
 
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
+	// From here a second SIGTERM or SIGINT has its default effect: the process ends at
+	// once. Running sky operations belong to their supervisors either way.
+	stop()
 	log.Info().Msg("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.shutdownGrace)
 	defer cancel()
