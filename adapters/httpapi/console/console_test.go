@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/skygate/skygate/adapters/httpapi/console"
+	"github.com/skygate/skygate/core"
 )
 
 func newServer(t *testing.T) *httptest.Server {
@@ -137,5 +138,41 @@ func TestEverythingIsLocal(t *testing.T) {
 	}
 	if seen < 5 {
 		t.Fatalf("only %d files embedded", seen)
+	}
+}
+
+// The console offers exactly the actions the transition table allows: its table in
+// format.js is read here and compared with core's for every status and action.
+func TestActionsFollowTheTransitionTable(t *testing.T) {
+	src, err := fs.ReadFile(console.FS(), "assets/format.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)const ALLOWED = \{(.*?)\n\};`).FindSubmatch(src)
+	if block == nil {
+		t.Fatal("format.js has no ALLOWED table")
+	}
+	offered := map[core.ClusterStatus]map[core.Action]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*(\w+): \[([^\]]*)\],?$`).FindAllSubmatch(block[1], -1) {
+		actions := map[core.Action]bool{}
+		for _, a := range regexp.MustCompile(`'(\w+)'`).FindAllSubmatch(m[2], -1) {
+			actions[core.Action(a[1])] = true
+		}
+		offered[core.ClusterStatus(m[1])] = actions
+	}
+	if len(offered) != len(core.AllStatuses()) {
+		t.Fatalf("format.js lists %d statuses, core has %d", len(offered), len(core.AllStatuses()))
+	}
+	for _, s := range core.AllStatuses() {
+		row, ok := offered[s]
+		if !ok {
+			t.Errorf("format.js has no row for %s", s)
+			continue
+		}
+		for _, a := range []core.Action{core.ActionLaunch, core.ActionStop, core.ActionStart, core.ActionDestroy} {
+			if _, allowed := core.Target(s, a); allowed != row[a] {
+				t.Errorf("at %s the console offers %s: %v, the table allows it: %v", s, a, row[a], allowed)
+			}
+		}
 	}
 }

@@ -133,6 +133,8 @@ function selectedCluster() {
 
 function onClusterEvent(ev) {
   appendLog(ev);
+  // The answer to the request ("Launching cluster a") is old news once its operation ends.
+  if (ev.event === 'complete' || ev.event === 'error') $('action-note').textContent = '';
   if (ev.event === 'status' && ev.status) setStatus(ev.cluster ?? state.selected, ev.status);
   refreshFleetSoon();
 }
@@ -383,6 +385,7 @@ function appendLog(ev) {
   const li = document.createElement('li');
   li.className = `ev ev-${ev.event}`;
   li.dataset.id = String(ev.id);
+  if (ev.status) li.dataset.status = ev.status;
   const time = document.createElement('time');
   time.dateTime = ev.timestamp ?? '';
   time.textContent = clockTime(ev.timestamp);

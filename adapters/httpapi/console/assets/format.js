@@ -1,8 +1,5 @@
 // Pure helpers of the console: no DOM, no network, so they run under node --test too.
 
-/** Every ClusterStatus, in lifecycle order. */
-export const STATUSES = ['no_server', 'provisioning', 'running', 'stopping', 'stopped', 'starting', 'destroying', 'error'];
-
 /** The statuses in which an operation runs. */
 export const BUSY = new Set(['provisioning', 'stopping', 'starting', 'destroying']);
 
@@ -80,11 +77,6 @@ export function nameFromHash(hash) {
 /** The hash that selects a cluster. */
 export function hashFor(name) {
   return `#/clusters/${encodeURIComponent(name)}`;
-}
-
-/** SkyPilot's cluster-name rule, as the service checks it (it answers 422 otherwise). */
-export function validName(name) {
-  return /^[a-zA-Z]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$/.test(name) && name.length <= 63;
 }
 
 /** The launch body of a form's fields: blank fields are left out (auto). */
