@@ -44,6 +44,11 @@ test('a refused request is an alert naming the field', async () => {
     await form.getByRole('textbox', { name: 'Name', exact: true }).fill('9-not-a-name');
     await form.getByRole('button', { name: 'Launch', exact: true }).click();
     await waitForText(form.getByRole('alert'), /^Name: /);
+
+    // An address naming a cluster skygate cannot have says so instead of retrying forever.
+    await page.goto(env.sky.url + '/#/clusters/9-not-a-name');
+    await waitForText(consoleOf(page, '9-not-a-name').alerts, /^Name: cluster name "9-not-a-name" is invalid/);
+    await waitForText(page.locator('#conn'), 'Not following');
     assert.ok(!env.sky.skyCommands().some((cmd, i) => cmd === 'launch' && env.sky.skyRuns()[i].join(' ').includes('bad-cloud')), 'no sky launch for refused requests');
   }, { skygate: env.sky });
 });

@@ -28,7 +28,7 @@ const logStream = new EventStream('', {
     state.streamState = s;
     renderConnection();
   },
-  onGiveUp: () => refreshFleet(),
+  onGiveUp: () => probeLogStream(),
 });
 
 const fleetStream = new EventStream('/events', {
@@ -54,6 +54,7 @@ function refreshFleet() {
       state.clusters = Array.isArray(list) ? list : [];
       state.loaded = true;
       state.reachable = true;
+      showAlert($('page-error'), []);
       if (state.selected == null) selectFromHash();
       render();
     })
@@ -61,6 +62,8 @@ function refreshFleet() {
       if (err instanceof ApiError && err.status === 0) {
         state.reachable = false;
         renderConnection();
+      } else if (err instanceof ApiError && err.status !== 401) {
+        showAlert($('page-error'), err.messages);
       }
     })
     .finally(() => {
@@ -129,6 +132,25 @@ function selectedCluster() {
       error: null,
     }
   );
+}
+
+/**
+ * The log's EventSource gave up: an answer that was not a stream. The cluster's status
+ * route tells why in an envelope; a refusal that retrying cannot cure (a name skygate
+ * does not take) ends the stream with an alert, a 401 asks for the token.
+ */
+async function probeLogStream() {
+  const name = state.selected;
+  try {
+    await api('GET', `/clusters/${encodeURIComponent(name)}/status`);
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 422) && name === state.selected) {
+      logStream.close();
+      state.streamState = 'closed';
+      showAlert($('action-error'), err.messages);
+      renderConnection();
+    }
+  }
 }
 
 function onClusterEvent(ev) {
@@ -325,7 +347,7 @@ function renderDetail() {
 function renderConnection() {
   const el = $('conn');
   let s = state.streamState;
-  let label = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…' }[s] ?? s;
+  let label = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Not following' }[s] ?? s;
   if (state.needToken) {
     s = 'locked';
     label = 'Token needed';
