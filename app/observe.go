@@ -189,6 +189,11 @@ func (s *Service) resumeAll() {
 	}
 	slices.Sort(atRest)
 	if err := s.refresh(s.base, atRest); err != nil && s.base.Err() == nil {
+		if de, ok := core.AsError(err); ok && de.Kind == core.KindDependencyMissing {
+			// No sky: nothing to reconcile with, and the check says so to every client.
+			s.log.Info().Err(err).Msg("no sky to reconcile the clusters with at start")
+			return
+		}
 		s.log.Warn().Err(err).Msg("reconciling the clusters at start failed")
 	}
 }

@@ -8,5 +8,5 @@ import (
 )
 
 func TestRunnerContract(t *testing.T) {
-	porttest.Runner(t, fakerunner.New(), "contract")
+	porttest.Runner(t, fakerunner.New(), "c1")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
 	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 
 	"github.com/skygate/skygate/adapters/httpapi/console"
@@ -39,10 +40,20 @@ type UseCases interface {
 
 // Options configures the HTTP API.
 type Options struct {
-	// Token, when set, is the bearer token every /cluster/* route requires.
+	// Token, when set, is the bearer token every /cluster/*, /clusters/*, /events and
+	// /metrics route requires.
 	Token string
-	// CORSOrigins lists the browser origins allowed to call the API.
+	// CORSOrigins lists the browser origins (scheme://host[:port]) allowed to call the
+	// API; they are also trusted by the cross-origin check.
 	CORSOrigins []string
+	// Loopback says the server listens on a loopback address: a request's Host must then
+	// be a loopback name or one of AllowedHosts (DNS rebinding).
+	Loopback bool
+	// AllowedHosts are further names a request's Host may carry (a leading dot allows
+	// subdomains). When set, the Host check applies on any listener.
+	AllowedHosts []string
+	// MaxStreams bounds the open event streams (default DefaultMaxStreams).
+	MaxStreams int
 	// KeepAlive is the period of the event stream's comment lines (default 15 s).
 	KeepAlive time.Duration
 	// Done, when closed, ends every open event stream (at shutdown: streams are not
@@ -74,22 +85,23 @@ func New(uc UseCases, opts Options) http.Handler {
 	if opts.Instrument != nil {
 		router.Use(opts.Instrument)
 	}
+	// CORS comes before every refusal, so a front end can read why it was refused.
 	if len(opts.CORSOrigins) > 0 {
 		router.Use(corsFor(opts.CORSOrigins))
 	}
-	router.Use(requireToken(opts.Token), keepWriter)
+	router.Use(guards(opts)...)
+	router.Use(middleware.GetHead, keepWriter)
 	router.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusNotFound, "no route for "+r.URL.Path))
 	})
-	router.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
-	})
+	router.MethodNotAllowed(methodNotAllowed(router))
 	console.Mount(router)
 	if opts.Metrics != nil {
 		router.Method(http.MethodGet, "/metrics", opts.Metrics)
 	}
 	api := humachi.New(router, config(opts.Version))
 	register(api, uc, opts)
+	serveSchemas(router, api.OpenAPI().Components.Schemas)
 	return router
 }
 
@@ -111,6 +123,7 @@ func config(version string) huma.Config {
 	cfg := huma.DefaultConfig("skygate", version)
 	cfg.Info.Description = "Drives one cloud cluster through the SkyPilot CLI: launch, stop, start, destroy, status, credential check, and live progress over Server-Sent Events. Every JSON answer is a ResultEnvelope."
 	cfg.CreateHooks = nil // no $schema links in bodies
+	cfg.SchemasPath = ""  // served by serveSchemas, which knows a 404
 	cfg.Formats = map[string]huma.Format{"application/json": huma.DefaultJSONFormat, "json": huma.DefaultJSONFormat}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "Required on /cluster/* when skygate runs with a token. The event stream also accepts ?access_token=."},
@@ -180,7 +193,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 		OperationID: "clusterEvents", Method: http.MethodGet, Path: eventsPath, Tags: []string{"cluster"},
 		Summary:     "Live lifecycle events (Server-Sent Events)",
 		Description: streamDescription,
-		Security:    bearer, Errors: []int{401, 422, 500, 503},
+		Security:    bearer, Errors: []int{401, 422, 500},
 	}, map[string]any{
 		string(core.EventProgress): ProgressEventData{},
 		string(core.EventComplete): CompleteEventData{},
@@ -191,6 +204,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 	})
 	registerFleet(api, uc, opts)
 	tidySchemas(api.OpenAPI())
+	documentRefusals(api.OpenAPI())
 }
 
 // tidySchemas makes the document as precise as the contract's TypeScript where Huma's

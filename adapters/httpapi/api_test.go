@@ -55,16 +55,31 @@ func newService(tb testing.TB, sky *fakerunner.Runner) *app.Service {
 
 func newServer(t *testing.T, opts httpapi.Options) *server {
 	t.Helper()
+	opts.Logger = zerolog.Nop()
+	return startServer(t, opts, nil)
+}
+
+// startServer serves the API over a fresh service with opts as they are; configure, if
+// set, adjusts the http.Server before it starts.
+func startServer(t *testing.T, opts httpapi.Options, configure func(*http.Server)) *server {
+	t.Helper()
 	sky := fakerunner.New()
 	svc := newService(t, sky)
-	opts.Logger = zerolog.Nop()
-	ts := httptest.NewServer(httpapi.New(svc, opts))
+	ts := httptest.NewUnstartedServer(httpapi.New(svc, opts))
+	if configure != nil {
+		configure(ts.Config)
+	}
+	ts.Start()
 	t.Cleanup(func() {
 		ts.CloseClientConnections()
 		ts.Close()
 	})
 	return &server{t: t, url: ts.URL, sky: sky}
 }
+
+// client bounds every call, so that a stream answered where a refusal was due fails
+// the test instead of hanging it.
+var client = &http.Client{Timeout: 10 * time.Second}
 
 // do sends a request and decodes the envelope, checking its shape on every answer.
 func (s *server) do(method, path, body string, header ...string) (int, envelope) {
@@ -73,21 +88,37 @@ func (s *server) do(method, path, body string, header ...string) (int, envelope)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
+	setHeaders(req, header)
+	resp, err := client.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	env := decode(s.t, raw)
+	checkEnvelope(s.t, resp.StatusCode, req.URL.Path, env, raw)
+	return resp.StatusCode, env
+}
+
+// decode reads an envelope, failing the test on anything else.
+func decode(t *testing.T, raw []byte) envelope {
+	t.Helper()
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
-		s.t.Fatalf("%s %s: answer is not an envelope: %v\n%s", method, path, err, raw)
+		t.Fatalf("answer is not an envelope: %v\n%s", err, raw)
 	}
-	checkEnvelope(s.t, resp.StatusCode, strings.SplitN(path, "?", 2)[0], env, raw)
-	return resp.StatusCode, env
+	return env
+}
+
+// setHeaders sets name, value pairs on req; Host sets the request's Host.
+func setHeaders(req *http.Request, header []string) {
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
+		req.Header.Set(header[i], header[i+1])
+	}
 }
 
 func checkEnvelope(t *testing.T, code int, path string, env envelope, raw []byte) {
@@ -377,10 +408,8 @@ func openStream(t *testing.T, url string, header ...string) *http.Response {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
+	setHeaders(req, header)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

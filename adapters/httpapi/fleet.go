@@ -102,7 +102,7 @@ func registerFleet(api huma.API, uc UseCases, opts Options) {
 		OperationID: "namedClusterEvents", Method: http.MethodGet, Path: "/clusters/{name}/events", Tags: []string{"fleet"},
 		Summary:     "A cluster's live lifecycle events (Server-Sent Events)",
 		Description: streamDescription,
-		Security:    bearer, Errors: []int{401, 422, 500, 503},
+		Security:    bearer, Errors: []int{401, 422, 500},
 	}, fleetEvents, func(ctx context.Context, in *fleetEventsInput, _ sse.Sender) {
 		openStream(ctx, uc, in.Name, true, &in.StreamParams, opts)
 	})
@@ -110,7 +110,7 @@ func registerFleet(api huma.API, uc UseCases, opts Options) {
 		OperationID: "fleetEvents", Method: http.MethodGet, Path: "/events", Tags: []string{"fleet"},
 		Summary:     "Every cluster's live lifecycle events (Server-Sent Events)",
 		Description: streamDescription + " Each event names its cluster; ids are global across the fleet.",
-		Security:    bearer, Errors: []int{401, 422, 500, 503},
+		Security:    bearer, Errors: []int{401, 422, 500},
 	}, fleetEvents, func(ctx context.Context, in *eventsInput, _ sse.Sender) {
 		openStream(ctx, uc, "", true, &in.StreamParams, opts)
 	})

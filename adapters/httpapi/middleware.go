@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -15,13 +17,25 @@ import (
 )
 
 // recordRequest notes the start time and path for the envelope's meta, and gives every
-// request an id.
+// request an id of skygate's own: a client's X-Request-Id is never taken, so no client
+// can choose or forge what the log lines are keyed by.
 func recordRequest(next http.Handler) http.Handler {
-	return middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ri := &requestInfo{start: time.Now(), path: r.URL.Path}
-		w.Header().Set("X-Request-Id", middleware.GetReqID(r.Context()))
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
-	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := newRequestID()
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), middleware.RequestIDKey, id)
+		ctx = context.WithValue(ctx, requestInfoKey{}, &requestInfo{start: time.Now(), path: r.URL.Path})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// requestIDPrefix tells this process's ids from those of earlier runs.
+var requestIDPrefix = strings.ToLower(rand.Text()[:10])
+
+var requestSeq atomic.Uint64
+
+func newRequestID() string {
+	return requestIDPrefix + "-" + strconv.FormatUint(requestSeq.Add(1), 10)
 }
 
 // keepWriter records the writer the API writes to, so the event stream can take over
@@ -73,32 +87,33 @@ func logRequests(log zerolog.Logger) func(http.Handler) http.Handler {
 func corsFor(origins []string) func(http.Handler) http.Handler {
 	return cors.Handler(cors.Options{
 		AllowedOrigins:   origins,
-		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions},
 		AllowedHeaders:   []string{"Authorization", "Content-Type", "Last-Event-ID"},
-		ExposedHeaders:   []string{"X-Request-Id"},
+		ExposedHeaders:   []string{"X-Request-Id", "Retry-After", "WWW-Authenticate"},
 		AllowCredentials: false,
 		MaxAge:           300,
 	})
 }
 
-// requireToken guards /cluster/* with the bearer token when one is configured. The event
-// stream also takes ?access_token=, since a browser EventSource cannot set headers.
+// requireToken guards every /cluster/*, /clusters/*, /events and /metrics route with the
+// bearer token when one is configured. Event streams also take ?access_token=, since a
+// browser EventSource cannot set headers.
 func requireToken(token string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		if token == "" {
 			return next
 		}
-		want := []byte(token)
+		check := newTokenCheck(token)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasPrefix(r.URL.Path, "/cluster/") && r.URL.Path != "/cluster" {
+			if !guardedRequest(r) {
 				next.ServeHTTP(w, r)
 				return
 			}
 			got, ok := bearerToken(r)
-			if !ok && r.URL.Path == "/cluster/events" {
+			if !ok && isEventStream(r.URL.Path) {
 				got, ok = r.URL.Query().Get("access_token"), r.URL.Query().Has("access_token")
 			}
-			if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			if !ok || !check.matches(got) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="skygate"`)
 				msg := "missing bearer token"
 				if ok {

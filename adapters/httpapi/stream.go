@@ -25,7 +25,17 @@ const maxBatch = 64
 // once the headers are written: an idle stream then costs one small goroutine writing
 // and one reading (to notice a disconnect at once), instead of a request goroutine with
 // its read and write buffers. This keeps thousands of open dashboards cheap.
+//
+// The stream holds its slot of the stream limit until its goroutine ends. A HEAD request
+// gets the headers only.
 func openStream(ctx context.Context, uc UseCases, cluster string, withCluster bool, in *StreamParams, opts Options) {
+	slot := slotFrom(ctx)
+	if slot.head {
+		if w := infoFrom(ctx).w; w != nil {
+			streamHeaders(w.Header())
+		}
+		return
+	}
 	var after *uint64
 	// Last-Event-ID wins: an EventSource reconnects to the same URL (its ?after=) with
 	// the header holding the last id it got.
@@ -57,19 +67,16 @@ func openStream(ctx context.Context, uc UseCases, cluster string, withCluster bo
 		opts.Logger.Error().Err(err).Msg("taking over the event stream's connection failed")
 		return
 	}
-	s := &eventStream{conn: conn, sub: sub, keepAlive: opts.KeepAlive, done: opts.Done, data: eventData}
+	// The server's read deadline (ReadTimeout) must not end a stream that outlives it.
+	_ = conn.SetReadDeadline(time.Time{})
+	s := &eventStream{conn: conn, sub: sub, keepAlive: opts.KeepAlive, done: opts.Done, data: eventData, release: slot.take()}
 	if withCluster {
 		s.data = fleetEventData
 	}
 	if after != nil {
 		s.last = *after
 	}
-	// The body ends when the connection closes, so no length or chunking is needed.
-	header.Set("Content-Type", "text/event-stream")
-	header.Set("Cache-Control", "no-cache")
-	header.Set("Connection", "close")
-	header.Set("X-Accel-Buffering", "no") // tells proxies not to buffer the stream
-	header.Del("Content-Length")
+	streamHeaders(header)
 	s.buf.WriteString("HTTP/1.1 200 OK\r\n")
 	_ = header.Write(&s.buf)
 	s.buf.WriteString("\r\n")
@@ -77,6 +84,16 @@ func openStream(ctx context.Context, uc UseCases, cluster string, withCluster bo
 		s.frame(&replay[i])
 	}
 	go s.run()
+}
+
+// streamHeaders are the event stream's headers. The body ends when the connection
+// closes, so no length or chunking is needed.
+func streamHeaders(header http.Header) {
+	header.Set("Content-Type", "text/event-stream")
+	header.Set("Cache-Control", "no-cache")
+	header.Set("Connection", "close")
+	header.Set("X-Accel-Buffering", "no") // tells proxies not to buffer the stream
+	header.Del("Content-Length")
 }
 
 // eventStream writes SSE frames to a connection taken over from net/http.
@@ -88,11 +105,15 @@ type eventStream struct {
 	data      func(core.Event) any // an event's data line
 	last      uint64               // the highest id sent
 	buf       bytes.Buffer         // frames not yet written
+	release   func()               // gives back the stream's slot; may be nil
 }
 
 // run writes what is buffered, then live events and keep-alive comments, until the
 // client goes away, its subscription is dropped for falling behind, or shutdown.
 func (s *eventStream) run() {
+	if s.release != nil {
+		defer s.release()
+	}
 	defer s.conn.Close()
 	defer s.sub.Close()
 	gone := make(chan struct{})

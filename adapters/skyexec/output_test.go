@@ -4,12 +4,10 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/skygate/skygate/ports"
 )
 
 func TestTailBufferKeepsTheLastBytes(t *testing.T) {
-	const limit = ports.MaxOutputBytes
+	const limit = maxOutputBytes
 	// "é" is two bytes: most cuts of this text fall inside a rune.
 	text := strings.Repeat("abcdé\n", 3*limit/7)
 	for _, chunk := range []int{1, 7, 4096, 65536, limit - 1, limit, limit + 3, len(text)} {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/skygate/skygate/core"
-	"github.com/skygate/skygate/ports"
 )
 
 func TestLinesArriveWhileTheChildRuns(t *testing.T) {
@@ -65,7 +64,7 @@ func TestLinesAreCleanedAndOutputKeptRaw(t *testing.T) {
 		}
 	}
 	wantStdout := []string{
-		"⠋ Launching", "⠙ Launching", "✓ Cluster launched: c1.", "Job submitted", "partial line",
+		"⠋ Launching", "✓ Cluster launched: c1.", "Job submitted", "partial line", // one line per spinner message
 		"last line without a break",
 	}
 	if !reflect.DeepEqual(stdoutLines, wantStdout) {
@@ -146,9 +145,9 @@ func TestHugeOutputOnBothStreamsIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := spamText(size)
-	want = want[len(want)-ports.MaxOutputBytes:]
+	want = want[len(want)-maxOutputBytes:]
 	if res.Stdout != want || res.Stderr != want {
-		t.Errorf("stdout has %d bytes, stderr %d: want each to be the last %d bytes written", len(res.Stdout), len(res.Stderr), ports.MaxOutputBytes)
+		t.Errorf("stdout has %d bytes, stderr %d: want each to be the last %d bytes written", len(res.Stdout), len(res.Stderr), maxOutputBytes)
 	}
 	// Every spam line starts with "0" (its number) and is distinct.
 	if lines["0"] != 2*(size/100) || len(lines) != 1 {
@@ -170,7 +169,7 @@ func TestMemoryStaysBoundedWhateverTheOutput(t *testing.T) {
 	const size = 20 << 20
 	r := newTestRunner(Config{})
 
-	var res ports.RunResult
+	var res runResult
 	var err error
 	allocated := allocatedBy(func() {
 		res, err = r.run(ctx, time.Minute, script("spam:out:"+strconv.Itoa(size), "spam:err:"+strconv.Itoa(size)), nil)
@@ -183,7 +182,7 @@ func TestMemoryStaysBoundedWhateverTheOutput(t *testing.T) {
 	if allocated > size/2 {
 		t.Errorf("%d MB allocated for %d MB of output", allocated>>20, 2*size>>20)
 	}
-	if len(res.Stdout) != ports.MaxOutputBytes || len(res.Stderr) != ports.MaxOutputBytes {
+	if len(res.Stdout) != maxOutputBytes || len(res.Stderr) != maxOutputBytes {
 		t.Errorf("kept %d bytes of stdout, %d of stderr", len(res.Stdout), len(res.Stderr))
 	}
 
@@ -203,7 +202,7 @@ func TestMemoryStaysBoundedWhateverTheOutput(t *testing.T) {
 	if len(lines) != 1 || lines[0] != strings.Repeat("y", core.MaxLineBytes) {
 		t.Errorf("want one line of %d bytes, got %d lines", core.MaxLineBytes, len(lines))
 	}
-	if want := strings.Repeat("y", ports.MaxOutputBytes-1) + "\n"; res.Stdout != want {
+	if want := strings.Repeat("y", maxOutputBytes-1) + "\n"; res.Stdout != want {
 		t.Errorf("stdout does not end with the long line (%d bytes)", len(res.Stdout))
 	}
 }
@@ -286,7 +285,7 @@ func TestCancelledContextStartsNothing(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
-	if res != (ports.RunResult{}) {
+	if res != (runResult{}) {
 		t.Errorf("result %+v: a child ran", res)
 	}
 }

@@ -1,8 +1,3 @@
-//go:build ignore
-
-// Excluded from the build: written for the EventBus and Runner ports before the fleet
-// rewrite, and left for their rewrite.
-
 package porttest
 
 import (
@@ -14,49 +9,48 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
 )
 
-// Runner checks a ports.Runner against a healthy sky (0.8 or newer) that has AWS enabled and
-// does not know clusterName yet. It launches, stops, starts and downs that cluster.
+// Runner checks a ports.Runner against a healthy sky with AWS enabled that does not know
+// clusterName yet. It launches, stops, starts and downs that cluster through supervised
+// runs, and checks the read-only calls and the handling of runs that do not exist.
 func Runner(t *testing.T, r ports.Runner, clusterName string) {
-	ctx := context.Background()
-	// ok("x")(r.X(...)) fails the test unless the run exited 0.
-	ok := func(what string) func(ports.RunResult, error) ports.RunResult {
-		return func(res ports.RunResult, err error) ports.RunResult {
-			t.Helper()
-			if err != nil || res.ExitCode != 0 {
-				t.Fatalf("%s: exit %d, err %v\nstdout: %s\nstderr: %s", what, res.ExitCode, err, res.Stdout, res.Stderr)
-			}
-			return res
-		}
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	status := func(want core.SkyStatus) {
 		t.Helper()
-		res := ok("status")(r.Status(ctx, clusterName, ports.StatusOptions{Refresh: true}))
-		sc, err := core.ParseStatus(res.Stdout, clusterName)
+		got, err := r.Status(ctx, []string{clusterName, "never-launched"}, true)
 		if err != nil {
-			t.Fatalf("status output unreadable: %v\n%s", err, res.Stdout)
+			t.Fatalf("status: %v", err)
 		}
-		if (want == "") == sc.Found || sc.Status != want {
+		if sc := got[clusterName]; (want == "") == sc.Found || sc.Status != want {
 			t.Fatalf("status = %+v, want %q", sc, want)
 		}
+		if got["never-launched"].Found {
+			t.Fatalf("a cluster never launched is found: %+v", got["never-launched"])
+		}
 	}
-
-	res := ok("version")(r.Version(ctx))
-	if _, err := core.ParseVersion(res.Stdout); err != nil {
-		t.Fatalf("version: %v", err)
+	v, err := r.Version(ctx)
+	if err != nil || !v.Known() {
+		t.Fatalf("version: %+v %v", v, err)
 	}
-	res = ok("check")(r.Check(ctx, false))
-	check, err := core.ParseCheck(res.Stdout)
+	check, err := r.Check(ctx)
 	if err != nil || !strings.Contains(strings.Join(check.Enabled, ","), "aws") {
 		t.Fatalf("check = %+v, %v", check, err)
 	}
 	status("")
-	if res, err := r.IP(ctx, clusterName); err != nil || res.ExitCode == 0 {
-		t.Fatalf("ip of an unknown cluster: exit %d, err %v", res.ExitCode, err)
+	if ip, err := r.IP(ctx, clusterName); err == nil {
+		t.Fatalf("ip of an unknown cluster: %q", ip)
+	}
+	if _, err := r.Attach(ctx, "no-such-run.1", 0, nil); !errors.Is(err, ports.ErrNoOperation) {
+		t.Fatalf("attach to a run that never was: %v, want ErrNoOperation", err)
+	}
+	if err := r.Cancel(ctx, "no-such-run.1"); err != nil {
+		t.Fatalf("cancel of a run that never was: %v", err)
 	}
 
 	yaml := filepath.Join(t.TempDir(), "task.yaml")
@@ -64,39 +58,71 @@ func Runner(t *testing.T, r ports.Runner, clusterName string) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var lines []string
-	onLine := func(line string) {
+	var lines []ports.Line
+	onLine := func(l ports.Line) {
 		mu.Lock()
 		defer mu.Unlock()
-		if line == "" || strings.ContainsAny(line, "\r\n\x1b") {
-			t.Errorf("onLine got an uncleaned line %q", line)
+		if l.Text == "" || strings.ContainsAny(l.Text, "\r\n\x1b") {
+			t.Errorf("onLine got an uncleaned line %q", l.Text)
 		}
-		lines = append(lines, line)
+		if n := len(lines); n > 0 && l.Offset <= lines[n-1].Offset {
+			t.Errorf("offsets do not grow: %d after %d", l.Offset, lines[n-1].Offset)
+		}
+		lines = append(lines, l)
 	}
-	ok("launch")(r.Launch(ctx, ports.LaunchSpec{YAMLPath: yaml, ClusterName: clusterName}, onLine))
+	run := func(key string, action core.Action, onLine ports.LineFunc) ports.RunOutcome {
+		t.Helper()
+		op := ports.Operation{Key: ports.OperationKey(clusterName + "." + key), Action: action, Cluster: clusterName, Launch: ports.LaunchSpec{YAMLPath: yaml}}
+		out, err := r.Start(ctx, op, onLine)
+		if err != nil || out.Failed {
+			t.Fatalf("%s: %+v %v", action, out, err)
+		}
+		return out
+	}
+	run("1", core.ActionLaunch, onLine)
 	mu.Lock()
-	streamed := len(lines)
+	streamed := append([]ports.Line(nil), lines...)
 	mu.Unlock()
-	if streamed == 0 {
+	if len(streamed) == 0 {
 		t.Fatal("launch streamed no line")
 	}
 	status(core.SkyUp)
-	res = ok("ip")(r.IP(ctx, clusterName))
-	if _, err := netip.ParseAddr(strings.TrimSpace(res.Stdout)); err != nil {
-		t.Fatalf("ip output %q is not an address", res.Stdout)
+	ip, err := r.IP(ctx, clusterName)
+	if _, perr := netip.ParseAddr(ip); err != nil || perr != nil {
+		t.Fatalf("ip %q: %v", ip, err)
 	}
-	ok("stop")(r.Stop(ctx, clusterName, nil))
-	status(core.SkyStopped)
-	ok("start")(r.Start(ctx, clusterName, nil))
-	status(core.SkyUp)
-	ok("down")(r.Down(ctx, clusterName, nil))
-	status("")
-	// A sky down of a cluster sky no longer knows still exits 0.
-	ok("down again")(r.Down(ctx, clusterName, nil))
 
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := r.Launch(cancelled, ports.LaunchSpec{YAMLPath: yaml, ClusterName: clusterName}, nil); !errors.Is(err, context.Canceled) {
-		t.Fatalf("launch with a cancelled context: %v", err)
+	// A finished run can be followed again: from an offset, the lines after it, once.
+	mid := streamed[len(streamed)/2]
+	var again []ports.Line
+	out, err := r.Attach(ctx, ports.OperationKey(clusterName+".1"), mid.Offset, func(l ports.Line) { again = append(again, l) })
+	if err != nil || out.Failed {
+		t.Fatalf("attach to the finished launch: %+v %v", out, err)
+	}
+	if want := streamed[len(streamed)/2+1:]; len(again) != len(want) || (len(want) > 0 && again[0] != want[0]) {
+		t.Fatalf("attach after offset %d delivered %d lines (%v), want the %d after it", mid.Offset, len(again), again, len(want))
+	}
+	if _, err := r.Start(ctx, ports.Operation{Key: ports.OperationKey(clusterName + ".1"), Action: core.ActionStop, Cluster: clusterName}, nil); err == nil {
+		t.Fatal("a second run under a key that has one was started")
+	}
+
+	run("2", core.ActionStop, nil)
+	status(core.SkyStopped)
+	run("3", core.ActionStart, nil)
+	status(core.SkyUp)
+	run("4", core.ActionDestroy, nil)
+	status("")
+	// A sky down of a cluster sky no longer knows is no failure.
+	run("5", core.ActionDestroy, nil)
+	if err := r.Forget(1); err != nil {
+		t.Fatalf("forget: %v", err)
+	}
+	if _, err := r.Attach(ctx, ports.OperationKey(clusterName+".1"), 0, nil); !errors.Is(err, ports.ErrNoOperation) {
+		t.Fatalf("attach to a forgotten run: %v, want ErrNoOperation", err)
+	}
+	cancelled, stop := context.WithCancel(ctx)
+	stop()
+	if _, err := r.Start(cancelled, ports.Operation{Key: ports.OperationKey(clusterName + ".6"), Action: core.ActionLaunch, Cluster: clusterName, Launch: ports.LaunchSpec{YAMLPath: yaml}}, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("start with a cancelled context: %v", err)
 	}
 }

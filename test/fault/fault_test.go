@@ -9,6 +9,7 @@ package fault
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +90,7 @@ func newWorld(t *testing.T, seed uint64) *world {
 	}
 	t.Cleanup(func() {
 		w.stop(syscall.SIGKILL)
+		killLeftovers(dir)
 		w.log.Close()
 		if t.Failed() {
 			raw, _ := os.ReadFile(w.log.Name())
@@ -298,6 +301,59 @@ func (wt *watcher) stop() error {
 	return wt.err
 }
 
+// killLeftovers ends every process whose command line names dir (supervisors and sky
+// runs still going when a test ends), so the test's folders can be removed.
+func killLeftovers(dir string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		raw, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(raw), dir) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && pid != os.Getpid() {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+}
+
+// checkOneRunAtATime reads the supervised runs' folders: per cluster, a run starts only
+// after the one before it has ended (its supervisor's identity file is written at its
+// start, its exit file at its end).
+func (w *world) checkOneRunAtATime() {
+	w.t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(w.dir, "state", "ops", "*"))
+	type run struct {
+		op         uint64
+		start, end time.Time
+	}
+	runs := map[string][]run{}
+	for _, d := range dirs {
+		base := filepath.Base(d)
+		dot := strings.LastIndexByte(base, '.')
+		op, err := strconv.ParseUint(base[dot+1:], 10, 64)
+		pid, perr := os.Stat(filepath.Join(d, "pid"))
+		exit, eerr := os.Stat(filepath.Join(d, "exit"))
+		if dot < 0 || err != nil || perr != nil {
+			continue
+		}
+		end := time.Now()
+		if eerr == nil {
+			end = exit.ModTime()
+		}
+		runs[base[:dot]] = append(runs[base[:dot]], run{op, pid.ModTime(), end})
+	}
+	for cluster, rs := range runs {
+		slices.SortFunc(rs, func(a, b run) int { return cmp.Compare(a.op, b.op) })
+		for i := 1; i < len(rs); i++ {
+			if rs[i].start.Before(rs[i-1].end) {
+				w.t.Errorf("cluster %s: run of operation %d started %v before the run of operation %d ended", cluster, rs[i].op, rs[i-1].end.Sub(rs[i].start), rs[i-1].op)
+			}
+		}
+	}
+}
+
 var scenarios = []string{"success", "success", "success", "quota", "crash", "hang", "slow", "stop_unsupported", "down_fails"}
 
 // step does one random thing.
@@ -407,7 +463,7 @@ func (w *world) settle() {
 }
 
 func TestFaults(t *testing.T) {
-	seeds := []uint64{1, 2, 3}
+	seeds := []uint64{1, 2, 3, 4, 5, 6, 7, 8}
 	if v := os.Getenv("SKYGATE_FAULT_SEEDS"); v != "" {
 		seeds = nil
 		for _, s := range strings.Split(v, ",") {
@@ -418,7 +474,7 @@ func TestFaults(t *testing.T) {
 			seeds = append(seeds, n)
 		}
 	}
-	steps := 60
+	steps := 120
 	if v := os.Getenv("SKYGATE_FAULT_STEPS"); v != "" {
 		steps, _ = strconv.Atoi(v)
 	}
@@ -436,6 +492,7 @@ func TestFaults(t *testing.T) {
 			}
 			if !t.Failed() {
 				w.settle()
+				w.checkOneRunAtATime()
 			}
 			if err := events.stop(); err != nil {
 				t.Error(err)

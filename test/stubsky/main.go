@@ -16,6 +16,9 @@
 //	SKYSTUB_LOG       optional file; one JSON argv array is appended per run
 //	FORCE_COLOR       when set, launch draws a `\r` spinner line like on a TTY
 //
+// A file SKYSTUB_HOME/scenarios/NAME holding a scenario name sets the scenario of the
+// commands about cluster NAME, overriding SKYSTUB_SCENARIO; tests change it at any time.
+//
 // Scenarios: success; quota (zero-quota provisioning failure, exit 1);
 // no_credentials (every cloud disabled, launch raises NoCloudAccessError);
 // crash (Python traceback, exit 1, cluster stuck in INIT); hang (blocks
@@ -154,8 +157,37 @@ func run(cfg *config, args []string) int {
 		fmt.Print(spec.usage + "\n")
 		return 0
 	}
+	if scenario, ok := clusterScenario(cfg.home, inv); ok {
+		c := *cfg
+		c.scenario = scenario
+		cfg = &c
+	}
 	s := &session{cfg: cfg, argv: args}
 	return s.handler(cmd)(inv)
+}
+
+// clusterScenario is the scenario set for the cluster an invocation names (-c NAME, or
+// its first NAME argument) in SKYSTUB_HOME/scenarios/NAME, which tests may change at any
+// time; it overrides SKYSTUB_SCENARIO for that cluster.
+func clusterScenario(home string, inv *invocation) (string, bool) {
+	name := inv.value("cluster")
+	if name == "" && len(inv.args) > 0 {
+		name = inv.args[0]
+	}
+	if name == "" || strings.ContainsAny(name, "/\x00") {
+		return "", false
+	}
+	raw, err := os.ReadFile(filepath.Join(home, "scenarios", name))
+	if err != nil {
+		return "", false
+	}
+	scenario := strings.TrimSpace(string(raw))
+	for _, known := range knownScenarios {
+		if scenario == known {
+			return scenario, true
+		}
+	}
+	return "", false
 }
 
 // handler returns the implementation of a command listed in commandSpecs.

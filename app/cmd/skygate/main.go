@@ -84,6 +84,9 @@ type settings struct {
 	refresh, poll, checkTTL, shutdownGrace, killGrace                             time.Duration
 	launchTimeout, opTimeout, statusTimeout, checkTimeout                         time.Duration
 	maxClusters, maxSkyProcs                                                      int
+	tokenFile, allowedHosts                                                       string
+	allowUnauthenticated                                                          bool
+	maxStreams                                                                    int
 }
 
 func parseSettings(args []string, stderr io.Writer) (settings, error) {
@@ -98,19 +101,29 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 		}
 		fs.StringVar(p, name, def, help+" (env "+env+")")
 	}
-	dur := func(p *time.Duration, name, env string, def time.Duration, help string) {
-		fs.DurationVar(p, name, def, help+" (env "+env+")")
+	// fromEnv sets a flag that is not a string from its environment variable.
+	fromEnv := func(name, env, want string) {
 		if v, ok := os.LookupEnv(env); ok && envErr == nil {
 			if err := fs.Set(name, v); err != nil {
-				envErr = fmt.Errorf("invalid %s=%q: want a duration such as 30s or 5m", env, v)
+				envErr = fmt.Errorf("invalid %s=%q: want %s", env, v, want)
 			}
 		}
+	}
+	dur := func(p *time.Duration, name, env string, def time.Duration, help string) {
+		fs.DurationVar(p, name, def, help+" (env "+env+")")
+		fromEnv(name, env, "a duration such as 30s or 5m")
 	}
 	str(&s.addr, "addr", "SKYGATE_ADDR", "127.0.0.1:8080", "address to listen on")
 	str(&s.skyBin, "sky-bin", "SKYGATE_SKY_BIN", "sky", "sky executable, looked up on PATH at each use")
 	str(&s.stateDir, "state-dir", "SKYGATE_STATE_DIR", "./.skygate", "directory for the cluster record, events and task files")
 	str(&s.clusterName, "cluster-name", "SKYGATE_CLUSTER_NAME", "skygate", "name of the managed cluster")
-	str(&s.token, "token", "SKYGATE_TOKEN", "", "bearer token required on /cluster/* (empty: no auth)")
+	str(&s.token, "token", "SKYGATE_TOKEN", "", "bearer token required on /cluster/*, /clusters/*, /events and /metrics (empty: no auth); prefer --token-file")
+	str(&s.tokenFile, "token-file", "SKYGATE_TOKEN_FILE", "", "file holding the bearer token (a trailing newline is ignored)")
+	fs.BoolVar(&s.allowUnauthenticated, "allow-unauthenticated", false, "serve on a non-loopback address without a token (env SKYGATE_ALLOW_UNAUTHENTICATED)")
+	fromEnv("allow-unauthenticated", "SKYGATE_ALLOW_UNAUTHENTICATED", "true or false")
+	str(&s.allowedHosts, "allowed-hosts", "SKYGATE_ALLOWED_HOSTS", "", "comma-separated host names requests may name besides loopback ones; a leading dot allows subdomains")
+	fs.IntVar(&s.maxStreams, "max-streams", httpapi.DefaultMaxStreams, "most event streams open at once (env SKYGATE_MAX_STREAMS)")
+	fromEnv("max-streams", "SKYGATE_MAX_STREAMS", "a whole number")
 	str(&s.configPath, "config", "SKYGATE_CONFIG", "", "task template YAML (setup, run, ports, envs, disk_size, image_id, autostop_minutes, cloud, region, instance_type)")
 	str(&s.logLevel, "log-level", "SKYGATE_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&s.corsOrigins, "cors-origins", "SKYGATE_CORS_ORIGINS", "", "comma-separated browser origins allowed by CORS")
@@ -146,6 +159,9 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	}
 	if fs.NArg() > 0 {
 		return s, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if s.maxStreams < 1 {
+		return s, fmt.Errorf("invalid --max-streams %d: want at least 1", s.maxStreams)
 	}
 	if err := core.ValidateClusterName("cluster-name", s.clusterName); err != nil {
 		de, _ := core.AsError(err)
@@ -194,6 +210,18 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	token, err := loadToken(s)
+	if err != nil {
+		return err
+	}
+	origins, err := httpapi.ParseOrigins(s.corsOrigins)
+	if err != nil {
+		return fmt.Errorf("--cors-origins: %w", err)
+	}
+	allowedHosts, err := httpapi.ParseHosts(s.allowedHosts)
+	if err != nil {
+		return fmt.Errorf("--allowed-hosts: %w", err)
+	}
 	store, err := sqlitestore.Open(s.stateDir, sqlitestore.Options{LegacyCluster: s.clusterName})
 	if err != nil {
 		return err
@@ -203,9 +231,14 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.addr, err)
 	}
+	loopback := isLoopback(listener.Addr())
+	if !loopback && token == "" && !s.allowUnauthenticated {
+		listener.Close()
+		return fmt.Errorf("refusing to serve on %s without a token, since anyone who can reach it could launch clusters: give --token-file, or --allow-unauthenticated", listener.Addr())
+	}
 	bus := membus.New(membus.Options{})
 	sky := skyexec.New(skyexec.Config{
-		Bin: s.skyBin, KillGrace: s.killGrace, OpsDir: filepath.Join(s.stateDir, "ops"),
+		Bin: s.skyBin, KillGrace: s.killGrace, Env: skyexec.ChildEnv(os.Environ()), OpsDir: filepath.Join(s.stateDir, "ops"),
 		Timeouts: skyexec.Timeouts{Launch: s.launchTimeout, Stop: s.opTimeout, Start: s.opTimeout, Down: s.opTimeout,
 			Status: s.statusTimeout, IP: s.statusTimeout, Check: s.checkTimeout},
 	})
@@ -220,18 +253,12 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		DefaultCluster: s.clusterName, Template: template, CheckTTL: s.checkTTL, RefreshInterval: s.refresh,
 		PollInterval: s.poll, RecoveryTimeout: s.launchTimeout, MaxClusters: s.maxClusters, MaxSkyProcs: s.maxSkyProcs,
 	}, meter.Runner(sky), store, bus, clock.System{}, app.DirTaskFiles(filepath.Join(s.stateDir, "tasks")), log)
-	var origins []string
-	for _, o := range strings.Split(s.corsOrigins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			origins = append(origins, o)
-		}
-	}
 	// Event streams never go idle by themselves, and run outside http.Server's tracking:
 	// shutdown ends them through streams.
 	streams, endStreams := context.WithCancel(context.Background())
-	handler := httpapi.New(svc, httpapi.Options{Token: s.token, CORSOrigins: origins, Logger: log, Version: version, Done: streams.Done(),
-		Metrics: meter.Handler(), Instrument: meter.Middleware})
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	handler := httpapi.New(svc, httpapi.Options{Token: token, CORSOrigins: origins, Logger: log, Version: version, Done: streams.Done(),
+		Loopback: loopback, AllowedHosts: allowedHosts, MaxStreams: s.maxStreams, Metrics: meter.Handler(), Instrument: meter.Middleware})
+	server := newHTTPServer(handler)
 	server.RegisterOnShutdown(endStreams)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -240,7 +267,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
 	fmt.Fprintf(stdout, "skygate listening on http://%s\n", listener.Addr())
-	log.Info().Str("addr", listener.Addr().String()).Str("state_dir", s.stateDir).Str("default_cluster", s.clusterName).Bool("auth", s.token != "").Msg("skygate started")
+	log.Info().Str("addr", listener.Addr().String()).Str("state_dir", s.stateDir).Str("default_cluster", s.clusterName).Bool("auth", token != "").Msg("skygate started")
+	if !loopback && token == "" {
+		log.Warn().Str("addr", listener.Addr().String()).Msg("serving without a token on a non-loopback address (--allow-unauthenticated): anyone who can reach it can launch, stop and destroy clusters")
+	}
 
 	select {
 	case err := <-served:
@@ -259,4 +289,57 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	svc.Shutdown(shutdownCtx)
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// Bounds on what a client may make the server hold: slow or huge headers, a body that
+// never ends, an idle keep-alive connection. Event streams leave the server's hands
+// once their headers are written, so ReadTimeout does not end them.
+const (
+	maxHeaderBytes    = 64 << 10
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+func newHTTPServer(handler http.Handler) *http.Server {
+	return &http.Server{Handler: handler, MaxHeaderBytes: maxHeaderBytes,
+		ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, IdleTimeout: idleTimeout}
+}
+
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// maxTokenBytes bounds what is read of the token file.
+const maxTokenBytes = 4 << 10
+
+// loadToken returns the bearer token: --token, or the content of --token-file without
+// its trailing newline. Nothing it reports shows the token.
+func loadToken(s settings) (string, error) {
+	token := s.token
+	if s.tokenFile != "" {
+		if token != "" {
+			return "", errors.New("both a token (--token, SKYGATE_TOKEN) and a token file (--token-file, SKYGATE_TOKEN_FILE) are set: give one")
+		}
+		f, err := os.Open(s.tokenFile)
+		if err != nil {
+			return "", fmt.Errorf("reading the token file: %w", err)
+		}
+		data, err := io.ReadAll(io.LimitReader(f, maxTokenBytes+1))
+		f.Close()
+		switch {
+		case err != nil:
+			return "", fmt.Errorf("reading the token file: %w", err)
+		case len(data) > maxTokenBytes:
+			return "", fmt.Errorf("token file %s is longer than %d bytes", s.tokenFile, maxTokenBytes)
+		}
+		if token = strings.TrimRight(string(data), "\r\n"); token == "" {
+			return "", fmt.Errorf("token file %s is empty", s.tokenFile)
+		}
+	}
+	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "", errors.New("the token contains spaces or control characters, which a bearer token cannot carry")
+	}
+	return token, nil
 }

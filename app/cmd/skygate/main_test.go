@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -112,54 +111,99 @@ func TestBadConfigurationEndsAtOnce(t *testing.T) {
 	}
 }
 
-// TestServeAndSecondInstance starts the real binary's main in a child process, checks it
-// answers, that a second instance on the same state dir is refused, and that SIGTERM
-// stops it cleanly.
-func TestServeAndSecondInstance(t *testing.T) {
+// TestMain runs `skygate` itself when the test binary is started as a child by the
+// tests below.
+func TestMain(m *testing.M) {
 	if os.Getenv("SKYGATE_TEST_CHILD") == "1" {
 		os.Exit(run(strings.Fields(os.Getenv("SKYGATE_TEST_ARGS")), os.Stdout, os.Stderr))
 	}
-	state := t.TempDir()
-	child := func(args string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestServeAndSecondInstance$")
-		cmd.Env = append(os.Environ(), "SKYGATE_TEST_CHILD=1", "SKYGATE_TEST_ARGS="+args, "SKYGATE_SKY_BIN=/nonexistent/sky")
-		return cmd
-	}
-	first := child("serve --addr 127.0.0.1:0 --state-dir " + state)
-	stdout, _ := first.StdoutPipe()
-	first.Stderr = io.Discard
-	if err := first.Start(); err != nil {
+	os.Exit(m.Run())
+}
+
+// childCmd is this test binary set to run `skygate args` with env added.
+func childCmd(args string, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SKYGATE_TEST_CHILD=1", "SKYGATE_TEST_ARGS="+args, "SKYGATE_SKY_BIN=/nonexistent/sky")
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
+// child is a running `skygate serve`.
+type child struct {
+	cmd    *exec.Cmd
+	base   string        // http://host:port it listens on
+	output *bytes.Buffer // stderr, then the rest of stdout; read after stop
+	done   chan error
+}
+
+// startChild starts `skygate args` and waits for the line saying where it listens.
+func startChild(t *testing.T, args string, env ...string) *child {
+	t.Helper()
+	c := &child{cmd: childCmd(args, env...), output: &bytes.Buffer{}, done: make(chan error, 1)}
+	stdout, _ := c.cmd.StdoutPipe()
+	c.cmd.Stderr = c.output
+	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer first.Process.Kill()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	t.Cleanup(func() { c.cmd.Process.Kill() })
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "skygate listening on http://") {
-		t.Fatalf("first line %q, %v", line, err)
+		c.cmd.Process.Kill()
+		c.cmd.Wait()
+		t.Fatalf("first line %q, %v; stderr %s", line, err, c.output)
 	}
-	base := strings.TrimSpace(strings.TrimPrefix(line, "skygate listening on "))
-	resp, err := http.Get(base + "/healthz")
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("healthz: %v %v", resp, err)
-	}
-	resp.Body.Close()
+	c.base = strings.TrimSpace(strings.TrimPrefix(line, "skygate listening on "))
+	go func() {
+		rest, _ := io.ReadAll(out)
+		err := c.cmd.Wait()
+		c.output.Write(rest)
+		c.done <- err
+	}()
+	return c
+}
 
-	second := child("serve --addr 127.0.0.1:0 --state-dir " + state)
-	out, err := second.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "another skygate instance") {
-		t.Fatalf("second instance: %v\n%s", err, out)
-	}
-
-	first.Process.Signal(os.Interrupt)
-	waited := make(chan error, 1)
-	go func() { waited <- first.Wait() }()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+// stop sends SIGINT and expects a clean exit.
+func (c *child) stop(t *testing.T) {
+	t.Helper()
+	c.cmd.Process.Signal(os.Interrupt)
 	select {
-	case err := <-waited:
+	case err := <-c.done:
 		if err != nil {
-			t.Fatalf("exit after SIGINT: %v", err)
+			t.Fatalf("exit after SIGINT: %v\n%s", err, c.output)
 		}
-	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
 		t.Fatal("did not stop on SIGINT")
 	}
+}
+
+// get answers GET base+path with the status code.
+func get(t *testing.T, url string, header ...string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestServeAndSecondInstance starts the real binary's main in a child process, checks it
+// answers, that a second instance on the same state dir is refused, and that SIGINT
+// stops it cleanly.
+func TestServeAndSecondInstance(t *testing.T) {
+	state := t.TempDir()
+	first := startChild(t, "serve --addr 127.0.0.1:0 --state-dir "+state)
+	if code := get(t, first.base+"/healthz"); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+	out, err := childCmd("serve --addr 127.0.0.1:0 --state-dir " + state).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another skygate is using state dir") {
+		t.Fatalf("second instance: %v\n%s", err, out)
+	}
+	first.stop(t)
 }
