@@ -8,7 +8,7 @@ WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/go_js_wasm_exec
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-.PHONY: build run test test-unit test-wasm test-integration test-ts bench lint openapi stub docker-ready clean
+.PHONY: build run test test-unit test-wasm test-integration test-ts test-browser console-screenshots bench lint openapi stub docker-ready chromium-ready clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./app/cmd/skygate
@@ -19,7 +19,7 @@ stub:
 run: build
 	./$(BIN) serve
 
-test: lint test-unit test-wasm test-ts test-integration
+test: lint test-unit test-wasm test-ts test-browser test-integration
 
 test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/integration)
@@ -32,6 +32,14 @@ test-integration: docker-ready
 
 test-ts: build stub
 	cd openapi/ts && npm ci --no-audit --no-fund && npm test
+
+# The console in headless Debian Chromium against bin/skygate and the stub sky.
+test-browser: build stub chromium-ready
+	cd test/browser && npm ci --no-audit --no-fund && npm test
+
+# docs/console.png and docs/console-narrow-dark.png, from a fleet on the stub sky.
+console-screenshots: build stub chromium-ready
+	cd test/browser && npm ci --no-audit --no-fund && npm run screenshots
 
 bench: build stub
 	$(GO) test -run='^$$' -bench=. -benchmem ./core/... ./adapters/... 
@@ -47,6 +55,10 @@ openapi: build
 # Installs and starts Docker where it is missing and we may (root on Debian), then waits.
 docker-ready:
 	@bash test/docker-ready.sh
+
+# Installs Debian's Chromium where it is missing and we may (root on Debian).
+chromium-ready:
+	@bash test/chromium-ready.sh
 
 clean:
 	rm -rf bin

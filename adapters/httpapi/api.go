@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 
+	"github.com/skygate/skygate/adapters/httpapi/console"
 	"github.com/skygate/skygate/app"
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
@@ -94,6 +95,7 @@ func New(uc UseCases, opts Options) http.Handler {
 		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusNotFound, "no route for "+r.URL.Path))
 	})
 	router.MethodNotAllowed(methodNotAllowed(router))
+	console.Mount(router)
 	if opts.Metrics != nil {
 		router.Method(http.MethodGet, "/metrics", opts.Metrics)
 	}
