@@ -50,7 +50,7 @@ export interface paths {
         };
         /**
          * Live lifecycle events (Server-Sent Events)
-         * @description Every event has an id (growing across restarts), an event name and one JSON data line. A new connection first gets the events of the operation in flight; with Last-Event-ID, every kept event after it. A comment line is sent every 15 s.
+         * @description Every event has an id (growing across restarts), an event name and one JSON data line. A new connection first gets the events of the operation in flight; with Last-Event-ID (or ?after=), every kept event after it (an id the service never issued counts as none). A comment line is sent every 15 s.
          */
         get: operations["clusterEvents"];
         put?: never;
@@ -135,6 +135,157 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/clusters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every managed cluster
+         * @description Every cluster that exists, and the default cluster always (default: true, even at no_server), sorted by name. refresh=true first asks sky about all of them with one sky status --refresh.
+         */
+        get: operations["listClusters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clusters/{name}/destroy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Destroy a cluster and all its cloud resources */
+        post: operations["destroyNamedCluster"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clusters/{name}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A cluster's live lifecycle events (Server-Sent Events)
+         * @description Every event has an id (growing across restarts), an event name and one JSON data line. A new connection first gets the events of the operation in flight; with Last-Event-ID (or ?after=), every kept event after it (an id the service never issued counts as none). A comment line is sent every 15 s.
+         */
+        get: operations["namedClusterEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clusters/{name}/launch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Launch a cluster
+         * @description Starts provisioning in the background and answers at once; follow GET /clusters/{name}/events. An empty body means all auto.
+         */
+        post: operations["launchNamedCluster"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clusters/{name}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a stopped cluster */
+        post: operations["startNamedCluster"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clusters/{name}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A cluster's state
+         * @description Answers from skygate's record without running sky (no_server for a name skygate does not manage); refresh=true first asks sky, adopting a cluster sky has under the name.
+         */
+        get: operations["getNamedClusterStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clusters/{name}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop a running cluster (keeps its disk) */
+        post: operations["stopNamedCluster"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every cluster's live lifecycle events (Server-Sent Events)
+         * @description Every event has an id (growing across restarts), an event name and one JSON data line. A new connection first gets the events of the operation in flight; with Last-Event-ID (or ?after=), every kept event after it (an id the service never issued counts as none). A comment line is sent every 15 s. Each event names its cluster; ids are global across the fleet.
+         */
+        get: operations["fleetEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -178,6 +329,25 @@ export interface components {
             /** @example 0.10.3 */
             sky_version: string | null;
         };
+        ClusterRecord: {
+            /** @description Cloud provider. */
+            cloud: string | null;
+            /** @description Whether this is the default cluster, the one of the /cluster/* routes. */
+            default: boolean;
+            /** @description Error message when an operation failed. */
+            error: string | null;
+            /** @description Head node IP (null until running). */
+            ip: string | null;
+            /**
+             * Format: int64
+             * @description Unix timestamp (seconds) of when the cluster came up.
+             */
+            launched_at: number | null;
+            /** @description Cluster name. */
+            name: string;
+            region: string | null;
+            status: components["schemas"]["ClusterStatus"];
+        };
         /**
          * @description The cluster's lifecycle status.
          * @enum {string}
@@ -191,12 +361,10 @@ export interface components {
             type: "complete";
         };
         EnvelopeAcceptedResult: {
-            /** @description Messages by field or concern; null on success. */
-            errors: {
-                [key: string]: string[];
-            } | null;
+            /** @description Always null on success. */
+            errors: null;
             meta: components["schemas"]["Meta"];
-            result: components["schemas"]["AcceptedResult"] | null;
+            result: components["schemas"]["AcceptedResult"];
             /**
              * @description Always success.
              * @enum {string}
@@ -204,12 +372,10 @@ export interface components {
             status: "success";
         };
         EnvelopeCheckResult: {
-            /** @description Messages by field or concern; null on success. */
-            errors: {
-                [key: string]: string[];
-            } | null;
+            /** @description Always null on success. */
+            errors: null;
             meta: components["schemas"]["Meta"];
-            result: components["schemas"]["CheckResult"] | null;
+            result: components["schemas"]["CheckResult"];
             /**
              * @description Always success.
              * @enum {string}
@@ -217,12 +383,21 @@ export interface components {
             status: "success";
         };
         EnvelopeHealthResult: {
-            /** @description Messages by field or concern; null on success. */
-            errors: {
-                [key: string]: string[];
-            } | null;
+            /** @description Always null on success. */
+            errors: null;
             meta: components["schemas"]["Meta"];
-            result: components["schemas"]["HealthResult"] | null;
+            result: components["schemas"]["HealthResult"];
+            /**
+             * @description Always success.
+             * @enum {string}
+             */
+            status: "success";
+        };
+        EnvelopeListClusterRecord: {
+            /** @description Always null on success. */
+            errors: null;
+            meta: components["schemas"]["Meta"];
+            result: components["schemas"]["ClusterRecord"][];
             /**
              * @description Always success.
              * @enum {string}
@@ -230,12 +405,10 @@ export interface components {
             status: "success";
         };
         EnvelopeStatusResult: {
-            /** @description Messages by field or concern; null on success. */
-            errors: {
-                [key: string]: string[];
-            } | null;
+            /** @description Always null on success. */
+            errors: null;
             meta: components["schemas"]["Meta"];
-            result: components["schemas"]["StatusResult"] | null;
+            result: components["schemas"]["StatusResult"];
             /**
              * @description Always success.
              * @enum {string}
@@ -261,6 +434,39 @@ export interface components {
             timestamp: string;
             /** @enum {string} */
             type: "error";
+        };
+        FleetCompleteEventData: {
+            cluster: string;
+            message: string;
+            /** Format: date-time */
+            timestamp: string;
+            /** @enum {string} */
+            type: "complete";
+        };
+        FleetErrorEventData: {
+            cluster: string;
+            message: string;
+            /** Format: date-time */
+            timestamp: string;
+            /** @enum {string} */
+            type: "error";
+        };
+        FleetProgressEventData: {
+            cluster: string;
+            message: string;
+            /** Format: date-time */
+            timestamp: string;
+            /** @enum {string} */
+            type: "progress";
+        };
+        FleetStatusEventData: {
+            cluster: string;
+            message: string;
+            status: components["schemas"]["ClusterStatus"];
+            /** Format: date-time */
+            timestamp: string;
+            /** @enum {string} */
+            type: "status";
         };
         HealthResult: {
             /** @enum {string} */
@@ -483,6 +689,8 @@ export interface operations {
     clusterEvents: {
         parameters: {
             query?: {
+                /** @description The same as Last-Event-ID, for a first connection that cannot send headers (EventSource); after=0 replays every kept event. Last-Event-ID wins when both are given, as on an EventSource reconnect. */
+                after?: string;
                 /** @description The bearer token, for clients such as EventSource that cannot set headers. */
                 access_token?: string;
             };
@@ -920,6 +1128,763 @@ export interface operations {
             /** @description Internal Server Error */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listClusters: {
+        parameters: {
+            query?: {
+                /** @description Ask sky now instead of answering from the cache. */
+                refresh?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListClusterRecord"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Failed Dependency */
+            424: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    destroyNamedCluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name, as SkyPilot allows it: a letter, then letters, digits, '-', '_' or '.', ending with a letter or digit. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeAcceptedResult"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    namedClusterEvents: {
+        parameters: {
+            query?: {
+                /** @description The same as Last-Event-ID, for a first connection that cannot send headers (EventSource); after=0 replays every kept event. Last-Event-ID wins when both are given, as on an EventSource reconnect. */
+                after?: string;
+                /** @description The bearer token, for clients such as EventSource that cannot set headers. */
+                access_token?: string;
+            };
+            header?: {
+                /** @description Resume after this event id. */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description Cluster name, as SkyPilot allows it: a letter, then letters, digits, '-', '_' or '.', ending with a letter or digit. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": ({
+                        data: components["schemas"]["FleetCompleteEventData"];
+                        /**
+                         * @description The event name.
+                         * @constant
+                         */
+                        event: "complete";
+                        /** @description The event ID. */
+                        id: number;
+                    } | {
+                        data: components["schemas"]["FleetErrorEventData"];
+                        /**
+                         * @description The event name.
+                         * @constant
+                         */
+                        event: "error";
+                        /** @description The event ID. */
+                        id: number;
+                    } | {
+                        data: components["schemas"]["FleetProgressEventData"];
+                        /**
+                         * @description The event name.
+                         * @constant
+                         */
+                        event: "progress";
+                        /** @description The event ID. */
+                        id: number;
+                    } | {
+                        data: components["schemas"]["FleetStatusEventData"];
+                        /**
+                         * @description The event name.
+                         * @constant
+                         */
+                        event: "status";
+                        /** @description The event ID. */
+                        id: number;
+                    })[];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before opening another stream. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    launchNamedCluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name, as SkyPilot allows it: a letter, then letters, digits, '-', '_' or '.', ending with a letter or digit. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["LaunchBody"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeAcceptedResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Failed Dependency */
+            424: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    startNamedCluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name, as SkyPilot allows it: a letter, then letters, digits, '-', '_' or '.', ending with a letter or digit. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeAcceptedResult"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getNamedClusterStatus: {
+        parameters: {
+            query?: {
+                /** @description Ask sky now instead of answering from the cache. */
+                refresh?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Cluster name, as SkyPilot allows it: a letter, then letters, digits, '-', '_' or '.', ending with a letter or digit. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeStatusResult"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Failed Dependency */
+            424: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    stopNamedCluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name, as SkyPilot allows it: a letter, then letters, digits, '-', '_' or '.', ending with a letter or digit. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeAcceptedResult"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    fleetEvents: {
+        parameters: {
+            query?: {
+                /** @description The same as Last-Event-ID, for a first connection that cannot send headers (EventSource); after=0 replays every kept event. Last-Event-ID wins when both are given, as on an EventSource reconnect. */
+                after?: string;
+                /** @description The bearer token, for clients such as EventSource that cannot set headers. */
+                access_token?: string;
+            };
+            header?: {
+                /** @description Resume after this event id. */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": ({
+                        data: components["schemas"]["FleetCompleteEventData"];
+                        /**
+                         * @description The event name.
+                         * @constant
+                         */
+                        event: "complete";
+                        /** @description The event ID. */
+                        id: number;
+                    } | {
+                        data: components["schemas"]["FleetErrorEventData"];
+                        /**
+                         * @description The event name.
+                         * @constant
+                         */
+                        event: "error";
+                        /** @description The event ID. */
+                        id: number;
+                    } | {
+                        data: components["schemas"]["FleetProgressEventData"];
+                        /**
+                         * @description The event name.
+                         * @constant
+                         */
+                        event: "progress";
+                        /** @description The event ID. */
+                        id: number;
+                    } | {
+                        data: components["schemas"]["FleetStatusEventData"];
+                        /**
+                         * @description The event name.
+                         * @constant
+                         */
+                        event: "status";
+                        /** @description The event ID. */
+                        id: number;
+                    })[];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before opening another stream. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
