@@ -4,7 +4,8 @@
 // are re-parented to it and live on across skygate's restarts, as they would on a host.
 //
 // Signals: SIGUSR1 kills skygate with SIGKILL, SIGUSR2 sends it SIGTERM (a deploy); either
-// way it is started again. SIGTERM and SIGINT are passed on and end respawn too.
+// way it is started again. SIGTERM and SIGINT are passed on and end respawn too. When
+// skygate ends by itself (a refused configuration), respawn ends with its exit status.
 package main
 
 import (
@@ -31,12 +32,15 @@ func main() {
 			os.Exit(1)
 		}
 		child := cmd.Process.Pid
-		exited, stopping := false, false
+		exited, stopping, restart := false, false, false
+		status := 0
 		for !exited {
 			switch <-signals {
 			case syscall.SIGUSR1:
+				restart = true
 				_ = syscall.Kill(child, syscall.SIGKILL)
 			case syscall.SIGUSR2:
+				restart = true
 				_ = syscall.Kill(child, syscall.SIGTERM)
 			case syscall.SIGTERM, syscall.SIGINT:
 				stopping = true
@@ -50,12 +54,12 @@ func main() {
 					break
 				}
 				if pid == child {
-					exited = true
+					exited, status = true, ws.ExitStatus()
 				}
 			}
 		}
-		if stopping {
-			os.Exit(0)
+		if stopping || !restart {
+			os.Exit(status)
 		}
 		fmt.Fprintln(os.Stderr, "respawn: skygate ended; starting it again")
 		time.Sleep(200 * time.Millisecond)
