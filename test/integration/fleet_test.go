@@ -134,8 +134,11 @@ func TestImportsFileStoreState(t *testing.T) {
 	}
 	// sky does not know the imported cluster, so the start-up reconcile says so, with the
 	// next id: numbering continues from the imported history.
-	next := stream.waitFor(t, "the reconcile's status event", isStatusEvent("no_server"))
-	checkIDsIncrease(t, 41, next)
+	all := stream.waitFor(t, "the reconcile's status event", isStatusEvent("no_server"))
+	checkIDsIncrease(t, 0, all)
+	if last := all[len(all)-1]; last.ID != 42 {
+		t.Fatalf("the first new event after the import is #%d, want #42", last.ID)
+	}
 	if got := svc.status(t, false); got.Status != "no_server" {
 		t.Fatalf("a record sky does not know follows sky: %v", got)
 	}
