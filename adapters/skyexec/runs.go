@@ -20,8 +20,10 @@ import (
 	"github.com/skygate/skygate/ports"
 )
 
-// pollEvery is how often a followed run's files are read for news.
-const pollEvery = 50 * time.Millisecond
+// pollEvery is how often a followed run's files are read for news: it bounds how late a
+// line sky printed reaches the event streams. At most --max-sky-procs runs are followed,
+// so the cost is a few reads of a small file a second.
+const pollEvery = 10 * time.Millisecond
 
 // argv is the sky command line of op.
 func (r *Runner) argv(path string, op ports.Operation) ([]string, time.Duration, error) {
