@@ -1,20 +1,33 @@
 export {
   createSkygateClient,
   type AcceptedResult,
+  type AnswerOf,
   type CheckResult,
+  type ClusterRecord,
   type ClusterStatus,
   type CompleteEventData,
   type EnvelopeErrors,
   type ErrorEnvelope,
   type ErrorEventData,
+  type FailureOf,
+  type FleetCompleteEventData,
+  type FleetErrorEventData,
+  type FleetProgressEventData,
+  type FleetStatusEventData,
   type HealthResult,
+  type HttpMethod,
+  type JsonPaths,
   type LaunchBody,
   type Meta,
   type ProgressEventData,
+  type RequestInitOf,
   type SkygateClient,
   type SkygateClientOptions,
+  type SkygateResponse,
+  type StatusCodeOf,
   type StatusEventData,
   type StatusResult,
+  type SuccessOf,
 } from "./client.js";
 export {
   SkygateError,
@@ -23,4 +36,4 @@ export {
   type SkygateEventName,
   type StreamEventsOptions,
 } from "./events.js";
-export type { components, paths } from "./schema.js";
+export type { components, operations, paths } from "./schema.js";
