@@ -31,9 +31,16 @@ export {
 } from "./client.js";
 export {
   SkygateError,
+  StreamClosedError,
   streamEvents,
+  type EventPath,
+  type FleetEvent,
+  type ReconnectInfo,
+  type ReconnectOptions,
   type SkygateEvent,
   type SkygateEventName,
+  type StreamEvent,
   type StreamEventsOptions,
+  type StreamOpenInfo,
 } from "./events.js";
 export type { components, operations, paths } from "./schema.js";
