@@ -15,7 +15,7 @@ import {
   type LaunchBody,
   type SkygateClient,
   type SkygateEvent,
-} from "../src/index.js";
+} from "@skygate/client";
 
 const TOKEN = "smoke-token";
 const RUN_TIMEOUT_MS = 60_000;
