@@ -12,10 +12,12 @@ import {
   createSkygateClient,
   streamEvents,
   type ClusterStatus,
+  type FleetEvent,
   type LaunchBody,
+  type ReconnectInfo,
   type SkygateClient,
   type SkygateEvent,
-} from "../src/index.js";
+} from "@skygate/client";
 
 const TOKEN = "smoke-token";
 const RUN_TIMEOUT_MS = 60_000;
@@ -116,7 +118,49 @@ async function follow(baseUrl: string, action: () => Promise<void>): Promise<Sky
   return events;
 }
 
-function assertOperationCompleted(events: SkygateEvent[], reached: ClusterStatus): void {
+/**
+ * As follow, on one named cluster's stream in the reconnecting mode: the action runs on
+ * the first open only, and the stream ends at that cluster's first complete or error.
+ */
+async function followNamed(
+  baseUrl: string,
+  name: string,
+  action: () => Promise<void>,
+): Promise<{ events: FleetEvent[]; reconnects: ReconnectInfo[] }> {
+  const events: FleetEvent[] = [];
+  const reconnects: ReconnectInfo[] = [];
+  const controller = new AbortController();
+  let failure: unknown;
+  let actionDone: Promise<void> = Promise.resolve();
+  await streamEvents({
+    baseUrl,
+    token: TOKEN,
+    path: "/clusters/{name}/events",
+    name,
+    signal: controller.signal,
+    reconnect: { initialDelayMs: 50, maxDelayMs: 1000 },
+    onReconnect: (info) => reconnects.push(info),
+    onError: (err) => {
+      failure = err;
+    },
+    onOpen: ({ reconnect }) => {
+      if (reconnect) return;
+      actionDone = action().catch((err: unknown) => {
+        failure = err;
+        controller.abort();
+      });
+    },
+    onEvent: (event) => {
+      events.push(event);
+      if (event.event === "complete" || event.event === "error") controller.abort();
+    },
+  });
+  await actionDone;
+  if (failure !== undefined) throw failure;
+  return { events, reconnects };
+}
+
+function assertOperationCompleted(events: (SkygateEvent | FleetEvent)[], reached: ClusterStatus): void {
   const failure = events.find((e) => e.event === "error");
   assert.equal(failure, undefined, `error event: ${failure?.data.message}`);
   const last = events.at(-1);
@@ -132,7 +176,7 @@ async function expectStatus(client: SkygateClient, want: ClusterStatus) {
   const { data, response } = await client.GET("/cluster/status");
   assert.equal(response.status, 200);
   assert.equal(data?.status, "success");
-  assert.equal(data?.result?.status, want);
+  assert.equal(data?.result.status, want);
   return data.result;
 }
 
@@ -156,7 +200,7 @@ async function run(): Promise<void> {
     await check("healthz is open", async () => {
       const { data, response } = await anonymous.GET("/healthz");
       assert.equal(response.status, 200);
-      assert.equal(data?.result?.status, "ok");
+      assert.equal(data?.result.status, "ok");
     });
 
     await check("status starts as no_server", async () => {
@@ -168,7 +212,7 @@ async function run(): Promise<void> {
     await check("check finds sky and aws", async () => {
       const { data, response } = await client.GET("/cluster/check");
       assert.equal(response.status, 200);
-      assert.equal(data?.result?.sky_installed, true);
+      assert.equal(data?.result.sky_installed, true);
       assert.ok(data.result.enabled_clouds.includes("aws"), `enabled: ${data.result.enabled_clouds.join(",")}`);
     });
 
@@ -194,7 +238,7 @@ async function run(): Promise<void> {
           body: { cloud: "aws", region: "us-east-1" },
         });
         assert.equal(response.status, 202);
-        assert.ok(data?.result?.cluster_name);
+        assert.ok(data?.result.cluster_name);
       });
       assertOperationCompleted(launchEvents, "running");
     });
@@ -253,6 +297,116 @@ async function run(): Promise<void> {
         assert.ok(replayed.includes(event.id), `event ${event.id} not replayed: ${replayed.join(",")}`);
       }
       assert.ok(replayed.every((id) => id > after));
+    });
+
+    const fleetName = "team-a.smoke";
+    await check("fleet: /clusters lists only the default cluster, at no_server", async () => {
+      const { data, response } = await client.GET("/clusters");
+      assert.equal(response.status, 200);
+      assert.deepEqual(
+        data?.result.map((c) => [c.name, c.default, c.status]),
+        [["skygate", true, "no_server"]],
+      );
+    });
+
+    let fleetLaunch: FleetEvent[] = [];
+    await check("fleet: launch a named cluster, followed on its own stream up to complete", async () => {
+      const followed = await followNamed(baseUrl, fleetName, async () => {
+        const { data, response } = await client.POST("/clusters/{name}/launch", {
+          params: { path: { name: fleetName } },
+          body: { cloud: "gcp" },
+        });
+        assert.equal(response.status, 202);
+        assert.equal(data?.result.cluster_name, fleetName);
+      });
+      fleetLaunch = followed.events;
+      assert.deepEqual(followed.reconnects, [], "the stream dropped");
+      assertOperationCompleted(fleetLaunch, "running");
+      assert.ok(fleetLaunch.every((e) => e.data.cluster === fleetName), "an event of another cluster");
+    });
+
+    await check("fleet: the named cluster's status, and /clusters lists it beside the default", async () => {
+      const status = await client.GET("/clusters/{name}/status", { params: { path: { name: fleetName } } });
+      assert.equal(status.response.status, 200);
+      assert.equal(status.data?.result.status, "running");
+      assert.equal(status.data.result.cloud, "gcp");
+      assert.ok(status.data.result.ip, "no ip");
+      const { data } = await client.GET("/clusters");
+      const records = data?.result ?? [];
+      assert.deepEqual(
+        records.map((c) => [c.name, c.default, c.status]),
+        [
+          ["skygate", true, "no_server"],
+          [fleetName, false, "running"],
+        ],
+      );
+    });
+
+    await check("fleet: /events with after=0 replays every kept event, each naming its cluster", async () => {
+      const until = fleetLaunch.at(-1)!.id;
+      const replayed: FleetEvent[] = [];
+      const controller = new AbortController();
+      await streamEvents({
+        baseUrl,
+        token: TOKEN,
+        path: "/events",
+        after: 0,
+        signal: controller.signal,
+        onEvent: (event) => {
+          replayed.push(event);
+          if (event.id >= until) controller.abort();
+        },
+      });
+      const ids = replayed.map((e) => e.id);
+      for (const event of [...launchEvents, ...stopEvents, ...destroyEvents]) {
+        const got = replayed.find((e) => e.id === event.id);
+        assert.equal(got?.data.cluster, "skygate", `default cluster event ${event.id}: ${JSON.stringify(got)}`);
+      }
+      for (const event of fleetLaunch) {
+        assert.ok(ids.includes(event.id), `event ${event.id} of ${fleetName} not replayed`);
+      }
+      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), "ids out of order");
+      assert.equal(new Set(ids).size, ids.length, "an id twice");
+    });
+
+    await check("fleet: destroy the named cluster; /clusters drops it", async () => {
+      const { events } = await followNamed(baseUrl, fleetName, async () => {
+        const { response } = await client.POST("/clusters/{name}/destroy", { params: { path: { name: fleetName } } });
+        assert.equal(response.status, 202);
+      });
+      assertOperationCompleted(events, "no_server");
+      const { data } = await client.GET("/clusters");
+      assert.deepEqual(
+        data?.result.map((c) => c.name),
+        ["skygate"],
+      );
+    });
+
+    await check("fleet: a name SkyPilot refuses is a 422 on path.name", async () => {
+      const { error, response } = await client.POST("/clusters/{name}/launch", {
+        params: { path: { name: "-bad-" } },
+        body: {},
+      });
+      assert.equal(response.status, 422);
+      assert.ok(error?.errors["path.name"]?.length, JSON.stringify(error?.errors));
+    });
+
+    await check("fleet: a reconnecting stream stops at once on 401", async () => {
+      const errors: Error[] = [];
+      const reconnects: ReconnectInfo[] = [];
+      await streamEvents({
+        baseUrl,
+        token: "wrong-token",
+        path: "/clusters/{name}/events",
+        name: fleetName,
+        signal: new AbortController().signal,
+        reconnect: true,
+        onReconnect: (info) => reconnects.push(info),
+        onError: (err) => errors.push(err),
+        onEvent: () => assert.fail("no event expected"),
+      });
+      assert.equal(reconnects.length, 0);
+      assert.ok(errors[0] instanceof SkygateError && errors[0].status === 401, String(errors[0]));
     });
 
     await check("unknown body field: 422 naming it", async () => {
