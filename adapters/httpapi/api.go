@@ -126,7 +126,7 @@ func config(version string) huma.Config {
 	cfg.SchemasPath = ""  // served by serveSchemas, which knows a 404
 	cfg.Formats = map[string]huma.Format{"application/json": huma.DefaultJSONFormat, "json": huma.DefaultJSONFormat}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		"bearer": {Type: "http", Scheme: "bearer", Description: "Required on /cluster/* when skygate runs with a token. The event stream also accepts ?access_token=."},
+		"bearer": {Type: "http", Scheme: "bearer", Description: "Required on /cluster/*, /clusters/*, /events and /metrics when skygate runs with a token. Event streams also accept ?access_token=."},
 	}
 	return cfg
 }

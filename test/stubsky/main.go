@@ -157,8 +157,14 @@ func run(cfg *config, args []string) int {
 		fmt.Print(spec.usage + "\n")
 		return 0
 	}
-	if scenario, ok := clusterScenario(cfg.home, inv); ok {
+	if scenario, ok := clusterScenario(cfg.home, inv); ok && scenario != cfg.scenario {
 		c := *cfg
+		if cfg.scenario == scenarioSlow {
+			c.delay /= 10
+		}
+		if scenario == scenarioSlow {
+			c.delay *= 10
+		}
 		c.scenario = scenario
 		cfg = &c
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // logWriter batches log lines in memory and writes them out every flushEvery (and when
@@ -44,6 +46,18 @@ func (l *logWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
+}
+
+// WriteLevel writes a warning or an error out at once, with the lines before it: an
+// operator watching the log sees a problem when it happens.
+func (l *logWriter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := l.buf.Write(p)
+	if err == nil && level >= zerolog.WarnLevel && level != zerolog.NoLevel {
+		err = l.buf.Flush()
+	}
+	return n, err
 }
 
 func (l *logWriter) flush() {

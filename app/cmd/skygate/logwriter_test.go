@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 type lockedBuffer struct {
@@ -49,5 +51,21 @@ func TestLogWriterKeepsEveryLine(t *testing.T) {
 			t.Fatalf("line torn or repeated: %q", l)
 		}
 		seen[l] = true
+	}
+}
+
+// A warning is written out at once, with what came before it; info lines wait.
+func TestLogWriterFlushesWarningsAtOnce(t *testing.T) {
+	var out lockedBuffer
+	w := newLogWriter(&out)
+	defer w.Close()
+	log := zerolog.New(w)
+	log.Info().Msg("first")
+	if got := out.String(); got != "" {
+		t.Fatalf("an info line was written at once: %q", got)
+	}
+	log.Warn().Msg("second")
+	if got := out.String(); !strings.Contains(got, "first") || !strings.Contains(got, "second") {
+		t.Fatalf("after a warning the log holds %q", got)
 	}
 }
