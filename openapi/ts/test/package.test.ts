@@ -46,6 +46,12 @@ test("npm pack ships the built JavaScript and types, and every path the exports 
   }
 });
 
+test("the README's widget is test/widget.ts, which the type test compiles", () => {
+  const readme = readFileSync(path.join(root, "README.md"), "utf8");
+  const widget = readFileSync(path.join(root, "test", "widget.ts"), "utf8");
+  assert.ok(readme.includes("```ts\n" + widget + "```\n"), "README widget and test/widget.ts differ");
+});
+
 test("the package loads by its name as plain JavaScript", async () => {
   const mod = (await import("@skygate/client")) as Record<string, unknown>;
   assert.equal(typeof mod["createSkygateClient"], "function");
