@@ -329,7 +329,9 @@ func TestVersionIsCachedAndRefreshed(t *testing.T) {
 func TestStatusAnswersEveryName(t *testing.T) {
 	ctx, _ := testContext(t, time.Minute)
 	home := t.TempDir()
-	r := newTestRunner(t, Config{Bin: stubSky, Env: append(os.Environ(), "SKYSTUB_HOME="+home, "SKYSTUB_DELAY_MS=1", "SKYSTUB_VERSION=0.10.3")})
+	procLog := filepath.Join(t.TempDir(), "procs.log")
+	r := newTestRunner(t, Config{Bin: stubSky, Env: append(os.Environ(), "SKYSTUB_HOME="+home, "SKYSTUB_DELAY_MS=1",
+		"SKYSTUB_VERSION=0.10.3", "SKYSTUB_PROCLOG="+procLog)})
 	yaml := filepath.Join(t.TempDir(), "task.yaml")
 	if err := os.WriteFile(yaml, []byte("resources:\n  cloud: aws\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -340,9 +342,13 @@ func TestStatusAnswersEveryName(t *testing.T) {
 			t.Fatalf("launch %s: %+v %v", name, out, err)
 		}
 	}
+	before := statusProcesses(t, procLog)
 	got, err := r.Status(ctx, []string{"b", "nope", "a", "gone"}, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ran := statusProcesses(t, procLog) - before; ran != 1 {
+		t.Errorf("%d sky status processes for four names, want one", ran)
 	}
 	if len(got) != 4 || !got["a"].Found || !got["b"].Found || got["a"].Status != core.SkyUp || got["nope"].Found || got["gone"].Found {
 		t.Errorf("status %+v", got)
@@ -357,6 +363,29 @@ func TestStatusAnswersEveryName(t *testing.T) {
 	if _, err := r.IP(ctx, "nope"); !isKind(err, core.KindNotFound) {
 		t.Errorf("ip of an unknown cluster: %v, want a not-found error", err)
 	}
+}
+
+// statusProcesses counts the `sky status` processes the stub recorded in procLog.
+func statusProcesses(t *testing.T, procLog string) int {
+	t.Helper()
+	data, err := os.ReadFile(procLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec struct {
+			Event string   `json:"event"`
+			Argv  []string `json:"argv"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("record %q: %v", line, err)
+		}
+		if rec.Event == "start" && len(rec.Argv) > 1 && rec.Argv[1] == "status" {
+			n++
+		}
+	}
+	return n
 }
 
 func isKind(err error, kind core.ErrorKind) bool {
