@@ -55,6 +55,11 @@ func TestScenarioPerCluster(t *testing.T) {
 		t.Errorf("a slow launch took %s, less than %s", took, least)
 	}
 
+	s.setScenario(t, "good", "")
+	if r := s.with("SKYSTUB_SCENARIO", scenarioQuota).run("launch", "-y", "-c", "good", task); r.code != 1 {
+		t.Errorf("an empty scenario file does not leave SKYSTUB_SCENARIO in force: %+v", r)
+	}
+
 	s.setScenario(t, "odd", "no-such-scenario")
 	if r := s.run("launch", "-y", "-c", "odd", task); r.code != 1 || !strings.Contains(r.stderr, `unknown scenario "no-such-scenario"`) {
 		t.Errorf("an unknown scenario: %+v", r)
