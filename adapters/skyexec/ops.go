@@ -17,19 +17,30 @@ import (
 
 // A supervised run lives in its own directory, OpsDir/<operation key>:
 //
-//	spec.json        what to run: sky's argv, the timeout and kill grace (written by Start)
-//	output           sky's stdout and stderr as raw bytes, in the order they were read,
-//	                 each stream's lines kept whole (written by the supervisor)
-//	supervisor.json  the supervisor's identity, then also sky's (pid and start time)
-//	exit.json        how sky ended, with the message that explains a failure; it appears
-//	                 (atomically) only once sky and its process group are gone and the
-//	                 output is complete
+//	spec.json  what to run: sky's argv, the timeout and kill grace (written by Start)
+//	output     sky's stdout and stderr as raw bytes, in the order they were read, each
+//	           stream's lines kept whole (written by the supervisor)
+//	pid        the supervisor's identity, pid and start time, written before sky may start
+//	sky.pid    sky's identity, written once sky has started
+//	exit       how sky ended, with the message that explains a failure; it appears
+//	           (atomically) only once sky and its process group are gone and the output
+//	           is complete
+//
+// The identities and the exit record are JSON.
 const (
-	specFile     = "spec.json"
-	outputFile   = "output"
-	identityFile = "supervisor.json"
-	exitFile     = "exit.json"
+	specFile        = "spec.json"
+	outputFile      = "output"
+	identityFile    = "pid"
+	skyIdentityFile = "sky.pid"
+	exitFile        = "exit"
 )
+
+// processID names a process by pid and start time: a pid alone may have been reused by
+// an unrelated process since.
+type processID struct {
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"`
+}
 
 // runSpec is what a supervisor runs.
 type runSpec struct {
@@ -41,13 +52,10 @@ type runSpec struct {
 	Created     time.Time     `json:"created"`
 }
 
-// identity names a supervisor, and the sky it started, by pid and start time: a pid alone
-// may have been reused by an unrelated process since.
+// identity names a run's supervisor and the sky it started (SkyPID 0 before that).
 type identity struct {
-	PID      int    `json:"pid"`
-	Start    uint64 `json:"start"`
-	SkyPID   int    `json:"sky_pid,omitempty"`
-	SkyStart uint64 `json:"sky_start,omitempty"`
+	PID, SkyPID     int
+	Start, SkyStart uint64
 }
 
 func (id identity) supervisorLive() bool { return processLive(id.PID, id.Start) }
@@ -99,11 +107,18 @@ func readExit(dir string) (exitRecord, bool, error) {
 	return rec, ok, err
 }
 
-// readIdentity reads a run's identity; ok is false when the supervisor never wrote it.
+// readIdentity reads a run's identities; ok is false when the supervisor never recorded
+// itself.
 func readIdentity(dir string) (identity, bool) {
-	var id identity
-	ok, err := readJSON(filepath.Join(dir, identityFile), &id)
-	return id, ok && err == nil && id.PID > 0
+	var sup, sky processID
+	if ok, err := readJSON(filepath.Join(dir, identityFile), &sup); !ok || err != nil || sup.PID <= 0 {
+		return identity{}, false
+	}
+	id := identity{PID: sup.PID, Start: sup.Start}
+	if ok, err := readJSON(filepath.Join(dir, skyIdentityFile), &sky); ok && err == nil {
+		id.SkyPID, id.SkyStart = sky.PID, sky.Start
+	}
+	return id, true
 }
 
 // writeJSONAtomic writes v to path so that a reader sees either no file or all of it:

@@ -511,7 +511,17 @@ func TestStartRefusals(t *testing.T) {
 // handshake runs the test supervisor on dir as Start would, but with the go-ahead in the
 // test's hands. It returns the supervisor, the write end of its go-ahead pipe, and its
 // first answer.
-func handshake(t *testing.T, dir string) (*exec.Cmd, *os.File, string) {
+func handshake(t *testing.T, dir string, env ...string) (*exec.Cmd, *os.File, string) {
+	t.Helper()
+	cmd, goW, readyR := startSupervisor(t, dir, env...)
+	answer, _ := bufio.NewReader(readyR).ReadString('\n')
+	readyR.Close()
+	return cmd, goW, answer
+}
+
+// startSupervisor starts the test supervisor on dir in its own session and returns it
+// with the test's ends of its handshake pipes.
+func startSupervisor(t *testing.T, dir string, env ...string) (cmd *exec.Cmd, goW, readyR *os.File) {
 	t.Helper()
 	goR, goW, err := os.Pipe()
 	if err != nil {
@@ -521,7 +531,8 @@ func handshake(t *testing.T, dir string) (*exec.Cmd, *os.File, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(supervisorBin, "supervise", dir)
+	cmd = exec.Command(supervisorBin, "supervise", dir)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.ExtraFiles = []*os.File{goR, readyW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -529,9 +540,7 @@ func handshake(t *testing.T, dir string) (*exec.Cmd, *os.File, string) {
 	}
 	goR.Close()
 	readyW.Close()
-	answer, _ := bufio.NewReader(readyR).ReadString('\n')
-	readyR.Close()
-	return cmd, goW, answer
+	return cmd, goW, readyR
 }
 
 func newRunDir(t *testing.T, r *Runner, key string, argv ...string) string {
@@ -545,25 +554,47 @@ func newRunDir(t *testing.T, r *Runner, key string, argv ...string) string {
 }
 
 func TestSupervisorRunsNothingWithoutTheGoAhead(t *testing.T) {
-	r := newTestRunner(t, Config{})
-	dir := newRunDir(t, r, "c1.1", "script", "out:ran\n")
-	cmd, goW, answer := handshake(t, dir)
-	if answer != "ok\n" {
-		t.Fatalf("answer %q", answer)
+	for _, dies := range []string{"after the supervisor was ready", "before it heard from the supervisor"} {
+		t.Run("Start gives up "+dies, func(t *testing.T) {
+			r := newTestRunner(t, Config{})
+			skyLog := filepath.Join(t.TempDir(), "argv.log")
+			dir := newRunDir(t, r, "c1.1", "stop", "-y", "c1")
+			var cmd *exec.Cmd
+			if dies == "after the supervisor was ready" {
+				var goW *os.File
+				var answer string
+				cmd, goW, answer = handshake(t, dir, "FAKECHILD_LOG="+skyLog)
+				if answer != "ok\n" {
+					t.Fatalf("answer %q", answer)
+				}
+				goW.Close()
+			} else {
+				cmd = startSupervisorAndLeave(t, dir, "FAKECHILD_LOG="+skyLog)
+			}
+			if err := cmd.Wait(); err == nil {
+				t.Error("the supervisor exited 0 without running sky")
+			}
+			if calls := argvLog(t, skyLog); len(calls) != 0 {
+				t.Errorf("sky ran: %q", calls)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the directory of a run that never started is still there: %v", err)
+			}
+			if _, err := r.Attach(context.Background(), "c1.1", 0, nil); !errors.Is(err, ports.ErrNoOperation) {
+				t.Errorf("attach: %v, want ErrNoOperation", err)
+			}
+		})
 	}
-	goW.Close() // Start gave up
-	if err := cmd.Wait(); err == nil {
-		t.Error("the supervisor exited 0 without running sky")
-	}
-	if _, ended, _ := readExit(dir); ended {
-		t.Error("an exit record for a run that never started")
-	}
-	if log := readLog(t, r, "c1.1"); len(log) != 0 {
-		t.Errorf("sky ran: %q", log)
-	}
-	if _, err := r.Attach(context.Background(), "c1.1", 0, nil); !errors.Is(err, ports.ErrNoOperation) {
-		t.Errorf("attach: %v, want ErrNoOperation", err)
-	}
+}
+
+// startSupervisorAndLeave starts the test supervisor on dir and closes both ends of the
+// handshake at once, as a Start that dies right after starting it.
+func startSupervisorAndLeave(t *testing.T, dir string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd, goW, readyR := startSupervisor(t, dir, env...)
+	readyR.Close()
+	goW.Close()
+	return cmd
 }
 
 func TestSupervisorCancelledBeforeSkyStarts(t *testing.T) {

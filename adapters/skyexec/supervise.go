@@ -32,14 +32,15 @@ const maxPendingLine = 64 << 10
 // returns the process exit code.
 //
 // It records its identity (pid and start time) in OPDIR, tells Start it is ready and
-// waits for Start's go-ahead: when Start dies or gives up first, nothing runs. Then it
+// waits for Start's go-ahead: when Start dies or gives up first, nothing runs and OPDIR
+// is removed. Then it
 // starts sky (argv only, its own process group, stdin from the null device), appends
 // sky's stdout and stderr as they come to OPDIR/output, each stream's lines kept whole,
 // and enforces the run's timeout. SIGTERM (Runner.Cancel) or the timeout sends SIGTERM to
 // sky's process group and SIGKILL after the kill grace. The supervisor is a child
 // subreaper, so sky's orphaned descendants are reaped and counted. Once sky has exited
 // (and, after a cancel or a timeout, its whole group is gone) and its output is read, it
-// writes OPDIR/exit.json atomically.
+// writes OPDIR/exit atomically.
 func Supervise(args []string) int {
 	if len(args) != 1 || !filepath.IsAbs(args[0]) {
 		fmt.Fprintln(os.Stderr, "usage: skygate supervise OPDIR (an absolute path)")
@@ -60,6 +61,8 @@ func Supervise(args []string) int {
 		return 1
 	}
 	if _, err := ready.WriteString("ok\n"); err != nil {
+		// Start is gone before it heard from the supervisor: nothing may run.
+		_ = os.RemoveAll(s.dir)
 		return 1
 	}
 	ready.Close()
@@ -73,7 +76,9 @@ func Supervise(args []string) int {
 	case ok := <-started:
 		goAhead.Close()
 		if !ok {
-			// Start gave up before the go-ahead: sky never ran, and nothing is recorded.
+			// Start gave up, or died, before the go-ahead: sky never ran, and the run's
+			// directory goes, so that the key names no run.
+			_ = os.RemoveAll(s.dir)
 			return 1
 		}
 	case <-signals:
@@ -105,7 +110,7 @@ func newSupervisor(dir string) (*supervisor, error) {
 	if !ok {
 		return nil, errors.New("cannot read this process's start time")
 	}
-	if err := writeJSONAtomic(filepath.Join(dir, identityFile), identity{PID: os.Getpid(), Start: start}); err != nil {
+	if err := writeJSONAtomic(filepath.Join(dir, identityFile), processID{PID: os.Getpid(), Start: start}); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -136,10 +141,7 @@ func (s *supervisor) run(signals <-chan os.Signal) exitRecord {
 		return exitRecord{ExitCode: -1, StartError: err.Error(), NotFound: errors.Is(err, fs.ErrNotExist)}
 	}
 	if start, ok := processStart(sky.pid); ok {
-		if own, ok := processStart(os.Getpid()); ok {
-			_ = writeJSONAtomic(filepath.Join(s.dir, identityFile),
-				identity{PID: os.Getpid(), Start: own, SkyPID: sky.pid, SkyStart: start})
-		}
+		_ = writeJSONAtomic(filepath.Join(s.dir, skyIdentityFile), processID{PID: sky.pid, Start: start})
 	}
 
 	out := &logWriter{f: log, max: s.spec.MaxLogBytes}
