@@ -31,6 +31,38 @@ func ExtractError(stderr, stdout string) string {
 	return finishMessage(explainFailure(readOutput(stderr), readOutput(stdout)))
 }
 
+// RunMessage explains how a `sky` run ended, from its output: ExtractError's message when
+// the output holds a failure line (an exception, an abort, a failed or skipped stop or
+// down, a missing cluster, a failed job, a usage error), whatever the exit status, since
+// sky stop, start and down exit 0 on failure. When exitFailed (a non-zero exit), the last
+// meaningful line also serves. It returns "" when the output says nothing about a failure.
+func RunMessage(stderr, stdout string, exitFailed bool) string {
+	errLines, outLines := readOutput(stderr), readOutput(stdout)
+	if !exitFailed && !holdsFailure(errLines, outLines) {
+		return ""
+	}
+	if msg := finishMessage(explainFailure(errLines, outLines)); msg != noErrorMessage {
+		return msg
+	}
+	return ""
+}
+
+// holdsFailure reports whether the output holds a line that reports a failure.
+func holdsFailure(errLines, outLines []outLine) bool {
+	if _, ok := abortMessage(errLines, outLines); ok {
+		return true
+	}
+	for _, lines := range [][]outLine{errLines, outLines} {
+		if _, ok := exceptionMessage(lines); ok {
+			return true
+		}
+		if _, ok := reportedFailure(lines); ok {
+			return true
+		}
+	}
+	return false
+}
+
 func explainFailure(errLines, outLines []outLine) string {
 	if msg, ok := exceptionMessage(errLines); ok {
 		return moreSpecificCause(msg, outLines, errLines)

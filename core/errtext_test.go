@@ -216,3 +216,52 @@ func FuzzExtractError(f *testing.F) {
 		}
 	})
 }
+
+func TestRunMessage(t *testing.T) {
+	launchOK := "YAML to run: task.yaml\n⚙︎ Launching on AWS us-east-1 (us-east-1a).\n\x1b[32m✓ Cluster launched: c1.\x1b[0m\n" +
+		"📋 Useful Commands\nCluster name: c1\n└── To teardown the cluster:\tsky down c1\n"
+	tests := []struct {
+		name, stderr, stdout string
+		exitFailed           bool
+		want                 string
+	}{
+		{"success says nothing", "", launchOK, false, ""},
+		{"stop done says nothing", "", "\nStopping cluster c1...done.\n  To restart the cluster, run: sky start c1\n", false, ""},
+		{"nothing at all", "", "", false, ""},
+		{"a failed exit with no output", "", "", true, ""},
+		{"a failed exit with blank output", "\n \n", "\r\n", true, ""},
+		{"a failed exit with escape codes only", "\x1b[0m\n", "\x1b[32m\x1b[0m\n", true, ""},
+		{"stop skipped, exit 0", "", readSample(t, "errors/stop_skipped.stdout"), false,
+			"Stopping is currently not supported for Kubernetes."},
+		{"down failed, exit 0", "", "\nTerminating cluster c1...failed. \nReason: RuntimeError: Failed to terminate instances.\n" +
+			"Cluster(s) failed. See details above.\n", false, "Failed to terminate instances."},
+		{"down of an unknown cluster, exit 0", "", "Cluster(s) not found (tip: see `sky status`).\n", false, "Cluster(s) not found."},
+		{"an exception", readSample(t, "errors/mismatch.stderr"), "", true, "Requested resources do not match the existing cluster."},
+		{"a failed job", "", launchOK + "\x1b[31mERROR: Job 1 failed with return code list: [1] \x1b[0m\n", true,
+			"Job 1 failed with return code list: [1]"},
+		{"the last line of a failed exit", "", "⚙︎ Launching on AWS us-east-1 (us-east-1a).\n", true,
+			"⚙︎ Launching on AWS us-east-1 (us-east-1a)."},
+		{"a prompt that got no answer", "Aborted!\n", "Launching a new cluster 'c1'. Proceed? [Y/n]: ", true,
+			"Aborted at the prompt: Launching a new cluster 'c1'. Proceed?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RunMessage(tt.stderr, tt.stdout, tt.exitFailed); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzRunMessage(f *testing.F) {
+	addSampleSeeds(f, "errors", func(sample string) { f.Add("", sample, false); f.Add(sample, "", true) })
+	f.Fuzz(func(t *testing.T, stderr, stdout string, exitFailed bool) {
+		msg := RunMessage(stderr, stdout, exitFailed)
+		if msg == "" {
+			return
+		}
+		if msg != ExtractError(stderr, stdout) {
+			t.Errorf("RunMessage %q differs from ExtractError %q", msg, ExtractError(stderr, stdout))
+		}
+	})
+}

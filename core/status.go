@@ -10,40 +10,48 @@ import (
 	"unicode/utf8"
 )
 
-// ParseStatus reads the output of `sky status [NAME]` (every table era, or `-o json`) and
-// reports what it says about clusterName. A cluster that sky does not list is Found=false
-// with a nil error: `sky status` exits 0 and prints "not found" in that case. The error is
-// non-nil only when the output is not status output at all.
+// ParseStatus reads the output of `sky status [NAME...]` (every table era, or `-o json`)
+// and reports what it says about clusterName. A cluster that sky does not list is
+// Found=false with a nil error: `sky status` exits 0 and prints "not found" in that case.
+// The error is non-nil only when the output is not status output at all.
 func ParseStatus(stdout, clusterName string) (SkyCluster, error) {
-	clusters, err := ParseStatusOf(stdout, []string{clusterName})
-	return clusters[clusterName], err
+	clusters, err := ParseStatusAll(stdout)
+	if err != nil {
+		return SkyCluster{}, err
+	}
+	return clusters[clusterName], nil
+}
+
+// ParseStatusAll reads the output of `sky status [NAME...]` (every table era, or `-o json`)
+// once and returns every cluster it lists, by name, each with Found set. A name sky does
+// not list is absent from the map (its zero value is Found=false); when sky lists a name
+// twice, the first row counts. The error is non-nil, and the map nil, only when the output
+// is not status output at all.
+func ParseStatusAll(stdout string) (map[string]SkyCluster, error) {
+	lines := outputLines(stdout)
+	if records, ok := findStatusJSON(lines); ok {
+		return clustersFromJSON(records), nil
+	}
+	report := readStatusReport(lines)
+	if report.table != nil {
+		return report.table.clusters(), nil
+	}
+	if report.notFound || report.sawClusters {
+		return map[string]SkyCluster{}, nil
+	}
+	return nil, fmt.Errorf("unrecognised sky status output: %q", quoteOutput(lines))
 }
 
 // ParseStatusOf reads the output of one `sky status [NAME...]` run once and reports what it
 // says about each of names; every name is in the answer, Found=false when sky does not
 // list it. The error is non-nil only when the output is not status output at all.
 func ParseStatusOf(stdout string, names []string) (map[string]SkyCluster, error) {
-	lines := outputLines(stdout)
+	all, err := ParseStatusAll(stdout)
 	out := make(map[string]SkyCluster, len(names))
-	if records, ok := findStatusJSON(lines); ok {
-		for _, name := range names {
-			out[name] = clusterFromJSON(records, name)
-		}
-		return out, nil
-	}
-	report := readStatusReport(lines)
-	if report.table == nil && !report.notFound && !report.sawClusters {
-		return out, fmt.Errorf("unrecognised sky status output: %q", quoteOutput(lines))
-	}
 	for _, name := range names {
-		out[name] = SkyCluster{}
-		if report.table != nil {
-			if row, ok := report.table.find(name); ok {
-				out[name] = clusterFromRow(report.table, row)
-			}
-		}
+		out[name] = all[name]
 	}
-	return out, nil
+	return out, err
 }
 
 // ---- Text normalisation shared by the parsers of sky output ----
@@ -71,7 +79,9 @@ func cleanOutputLine(line string) string {
 		line = line[i+1:]
 	}
 	line = dropEscapes(line)
-	line = logPrefixRE.ReplaceAllString(line, "")
+	if len(line) > 2 && strings.IndexByte("DIWE", line[0]) >= 0 && line[1] == ' ' {
+		line = logPrefixRE.ReplaceAllString(line, "")
+	}
 	return strings.TrimRightFunc(line, unicode.IsSpace)
 }
 
@@ -198,18 +208,20 @@ func readStatusTable(lines []string, at int) (*statusTable, int) {
 	return table, end
 }
 
-// find returns the cells of the row whose NAME is name. Cluster names hold no spaces, so
-// a row's first word is its NAME; only the matching row is split into cells.
-func (t *statusTable) find(name string) ([]string, bool) {
+// clusters reads every row. Cluster names hold no spaces, so a row's first word is its
+// NAME; a row whose first cell is not that word is not a cluster row.
+func (t *statusTable) clusters() map[string]SkyCluster {
+	clusters := make(map[string]SkyCluster, len(t.rows))
 	for _, row := range t.rows {
-		if firstWord(row) != name {
+		name := firstWord(row)
+		if _, seen := clusters[name]; seen || name == "" {
 			continue
 		}
 		if cells := t.cells(row); len(cells) > 0 && cells[0] == name {
-			return cells, true
+			clusters[name] = clusterFromRow(t, cells)
 		}
 	}
-	return nil, false
+	return clusters
 }
 
 func firstWord(s string) string {
@@ -233,13 +245,37 @@ func (t *statusTable) column(cells []string, name string) string {
 // multiSpaceRE splits a row on the two-space padding prettytable puts between cells.
 var multiSpaceRE = regexp.MustCompile(`\s{2,}`)
 
+// splitOnSpaceRuns is multiSpaceRE.Split(s, -1) without the regexp machinery, which
+// dominated the cost of reading a long table row by row.
+func splitOnSpaceRuns(s string, capacity int) []string {
+	isSpace := func(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\f' || b == '\r' }
+	pieces := make([]string, 0, capacity)
+	start := 0
+	for i := 0; i < len(s); {
+		if !isSpace(s[i]) {
+			i++
+			continue
+		}
+		end := i
+		for end < len(s) && isSpace(s[end]) {
+			end++
+		}
+		if end-i >= 2 {
+			pieces = append(pieces, s[start:i])
+			start = end
+		}
+		i = end
+	}
+	return append(pieces, s[start:])
+}
+
 // cells splits a row into one cell per column. Cells hold single spaces ("4 mins ago"),
 // so splitting on runs of two or more spaces is exact when it yields one piece per column.
 // When it does not (an empty cell, or a cell that overflows into the next column with a
 // single space between them), the row is sliced at the header offsets instead, each
 // boundary moved right past a word that straddles it.
 func (t *statusTable) cells(line string) []string {
-	pieces := multiSpaceRE.Split(strings.TrimSpace(line), -1)
+	pieces := splitOnSpaceRuns(strings.TrimSpace(line), len(t.columns))
 	if len(pieces) == len(t.columns) {
 		return pieces
 	}
@@ -428,9 +464,12 @@ func statusRecords(doc any) ([]map[string]any, bool) {
 	return records, true
 }
 
-func clusterFromJSON(records []map[string]any, clusterName string) SkyCluster {
+// clustersFromJSON reads every record that has a name.
+func clustersFromJSON(records []map[string]any) map[string]SkyCluster {
+	clusters := make(map[string]SkyCluster, len(records))
 	for _, r := range records {
-		if jsonString(r, "name") != clusterName {
+		name := jsonString(r, "name")
+		if _, seen := clusters[name]; seen || name == "" {
 			continue
 		}
 		c := SkyCluster{
@@ -445,9 +484,9 @@ func clusterFromJSON(records []map[string]any, clusterName string) SkyCluster {
 			c.Cloud, c.Region = splitInfra(infra)
 		}
 		c.Region = firstNonEmpty(dashless(jsonString(r, "region")), c.Region, dashless(jsonString(r, "zone")))
-		return c
+		clusters[name] = c
 	}
-	return SkyCluster{}
+	return clusters
 }
 
 // jsonString reads a string field; absent, null and non-string values read as "".

@@ -1,8 +1,10 @@
 package core
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -238,6 +240,157 @@ func FuzzParseStatusOf(f *testing.F) {
 		one, _ := ParseStatus(out, a)
 		if one != all[a] {
 			t.Fatalf("ParseStatus %+v != ParseStatusOf %+v", one, all[a])
+		}
+	})
+}
+
+func TestParseStatusAllSamples(t *testing.T) {
+	tests := map[string][]string{
+		"2022_pr653.txt":                 {"test-auto-azure-4", "test-auto-4"},
+		"2023_issue2768.txt":             {"sky-bench-test-boot-plus-files-1", "sky-bench-test-boot-plus-files-0"},
+		"noclusters_v0.10.txt":           {},
+		"notfound_v0.10.txt":             {},
+		"notfound_v0.7.txt":              {},
+		"notfound_v0.8_multi.txt":        {},
+		"notlisted_v0.10.txt":            {"dev-box"},
+		"v0.10_preamble_ansi.txt":        {"dev-box", "skygate-1"},
+		"v0.10_quickstart.txt":           {"mygcp", "mycluster"},
+		"v0.10_workspaces_docs.txt":      {"mycluster", "dev"},
+		"v0.11_verbose.txt":              {"skygate-1", "other"},
+		"v0.12_json.txt":                 {"skygate-1", "train"},
+		"v0.12_json_empty.txt":           {},
+		"v0.12_json_preamble.txt":        {"skygate-1"},
+		"v0.12_pending_autostopping.txt": {"skygate-1", "skygate-2", "odd"},
+		"v0.6_log_prefix.txt":            {"skygate-1"},
+		"v0.7_all_crlf.txt":              {"skygate-1", "train"},
+		"v0.7_issue4090.txt":             {"lmf-l4-4-machine-image", "lmf-gcp-l4-4", "lmf", "sky-344a-txia"},
+		"v0.8_issue4837.txt":             {"aylei3"},
+		"v0.9_users_verbose.txt":         {"skygate-1"},
+	}
+	entries, err := os.ReadDir(filepath.Join("testdata", "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(tests) {
+		t.Errorf("%d status samples, %d in the table: every sample needs its names", len(entries), len(tests))
+	}
+	for sample, names := range tests {
+		t.Run(sample, func(t *testing.T) {
+			out := readSample(t, "status/"+sample)
+			got, err := ParseStatusAll(out)
+			if err != nil {
+				t.Fatalf("error: %v", err)
+			}
+			if len(got) != len(names) {
+				t.Errorf("%d clusters %v, want %q", len(got), got, names)
+			}
+			for _, name := range names {
+				c := got[name]
+				if !c.Found || c.Status == "" {
+					t.Errorf("%s: %+v, want a found cluster with a status", name, c)
+				}
+				if one, err := ParseStatus(out, name); err != nil || one != c {
+					t.Errorf("%s: ParseStatus says %+v, %v; ParseStatusAll %+v", name, one, err, c)
+				}
+			}
+		})
+	}
+}
+
+func TestParseStatusAllSeveralNames(t *testing.T) {
+	up := func(cloud, region, resources string) SkyCluster {
+		return SkyCluster{Found: true, Status: SkyUp, Cloud: cloud, Region: region, Resources: resources}
+	}
+	tests := []struct {
+		name, out string
+		want      map[string]SkyCluster
+	}{
+		{"v0.10 with one name missing",
+			"Enabled Infra: aws, gcp\n\nClusters\n" +
+				"NAME  INFRA            RESOURCES                          STATUS   AUTOSTOP  LAUNCHED        \n" +
+				"b     AWS (us-east-1)  1x(cpus=2, mem=8, m6i.large, ...)  UP       -         a few secs ago  \n" +
+				"a     AWS (us-east-1)  1x(cpus=2, mem=8, m6i.large, ...)  STOPPED  -         1 min ago       \n" +
+				"Cluster 'nope' not found.\n",
+			map[string]SkyCluster{
+				"b": up("aws", "us-east-1", "1x(cpus=2, mem=8, m6i.large, ...)"),
+				"a": {Found: true, Status: SkyStopped, Cloud: "aws", Region: "us-east-1", Resources: "1x(cpus=2, mem=8, m6i.large, ...)"},
+			}},
+		{"v0.9 with two names missing",
+			"Clusters\n" +
+				"NAME  LAUNCHED        RESOURCES          STATUS  AUTOSTOP  COMMAND                       \n" +
+				"a     a few secs ago  1x AWS(m6i.large)  UP      -         sky launch -y -c a /tmp/t...  \n" +
+				"Clusters 'x', 'y' not found.\n",
+			map[string]SkyCluster{"a": up("aws", "", "1x AWS(m6i.large)")}},
+		{"v0.7 misses before the table",
+			"Clusters\nCluster x not found.\n" +
+				"NAME  LAUNCHED        RESOURCES          STATUS  AUTOSTOP  COMMAND                       \n" +
+				"a     a few secs ago  1x AWS(m6i.large)  UP      -         sky launch -y -c a /tmp/t...  \n",
+			map[string]SkyCluster{"a": up("aws", "", "1x AWS(m6i.large)")}},
+		{"a name listed twice keeps the first row",
+			"Clusters\nNAME  STATUS\na     UP\na     STOPPED\n",
+			map[string]SkyCluster{"a": {Found: true, Status: SkyUp}}},
+		{"json with a nameless record",
+			`[{"name": "a", "status": "UP"}, {"status": "STOPPED"}, {"name": "a", "status": "INIT"}]`,
+			map[string]SkyCluster{"a": {Found: true, Status: SkyUp}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseStatusAll(tt.out)
+			if err != nil {
+				t.Fatalf("error: %v", err)
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseStatusAllUnreadable(t *testing.T) {
+	for _, out := range []string{"", "garbage that is not sky output", "[not json"} {
+		if got, err := ParseStatusAll(out); err == nil || got != nil {
+			t.Errorf("ParseStatusAll(%q) = %v, %v; want an error and no map", out, got, err)
+		}
+	}
+}
+
+func FuzzParseStatusAll(f *testing.F) {
+	addSampleSeeds(f, "status", func(sample string) { f.Add(sample, "skygate-1") })
+	f.Add("Clusters\nNAME  STATUS\nx y  UP\nx  STOPPED\n", "x")
+	f.Add(`[{"name": " a ", "status": "UP"}, {"name": "a"}]`, "a")
+	f.Fuzz(func(t *testing.T, out, name string) {
+		all, err := ParseStatusAll(out)
+		one, oneErr := ParseStatus(out, name)
+		if (err == nil) != (oneErr == nil) {
+			t.Fatalf("ParseStatusAll error %v, ParseStatus error %v", err, oneErr)
+		}
+		if err != nil {
+			if all != nil {
+				t.Errorf("error %v with clusters %v", err, all)
+			}
+			return
+		}
+		if one != all[name] {
+			t.Errorf("ParseStatus(%q) = %+v, ParseStatusAll has %+v", name, one, all[name])
+		}
+		for n, c := range all {
+			if n == "" || !c.Found || c.Status == "" {
+				t.Errorf("cluster %q: %+v", n, c)
+			}
+			if strings.ContainsAny(n, " \t\r\n\x1b") {
+				t.Errorf("cluster name %q holds space or escapes", n)
+			}
+		}
+	})
+}
+
+func FuzzSplitOnSpaceRuns(f *testing.F) {
+	for _, s := range []string{"", "a", "a  b", "  a  b  ", "a \t b", "a b\t\tc", "\t\t", "x y  z\r\n w"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := splitOnSpaceRuns(s, 2), multiSpaceRE.Split(s, -1); !slices.Equal(got, want) {
+			t.Errorf("splitOnSpaceRuns(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

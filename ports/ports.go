@@ -72,7 +72,8 @@ type RunOutcome struct {
 // missing, and the context's error when the context ended first.
 type Runner interface {
 	// Start begins the supervised run of op and follows it until it ends, streaming its
-	// lines to onLine. Starting a key that already has a run is an error.
+	// lines to onLine. Starting a key that already has a run is an error. A Start whose
+	// context has already ended starts nothing.
 	Start(ctx context.Context, op Operation, onLine LineFunc) (RunOutcome, error)
 	// Attach follows the supervised run of key, live or finished, streaming the lines
 	// printed after offset, and returns its outcome once it has ended. It returns

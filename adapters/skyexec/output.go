@@ -1,77 +1,28 @@
 package skyexec
 
 import (
-	"bytes"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/skygate/skygate/core"
 )
 
-// maxRawLineBytes bounds the raw text kept of one line before cleaning. It leaves room
-// for escape codes and indentation that cleaning removes; core.CapLine then cuts the
-// clean line to core.MaxLineBytes. The rest of a longer line is dropped as it is read.
-const maxRawLineBytes = 4 * core.MaxLineBytes
+// maxOutputBytes bounds what is kept in memory of one output stream of a sky process: a
+// read-only call's stdout and stderr, and the tails a supervisor keeps to explain how a
+// run ended.
+const maxOutputBytes = 1 << 20
 
-// stream receives one output stream of a child, written by a single goroutine of
-// exec.Cmd. It keeps the raw tail for RunResult and, when emit is set, cuts the output
-// into lines on "\n" and "\r" and emits them cleaned.
-type stream struct {
-	tail    tailBuffer
-	emit    func(line string) // nil: lines are not wanted
-	cleaner core.LineCleaner
-	line    []byte // the raw line read so far, at most maxRawLineBytes
-}
-
-func newStream(emit func(string)) *stream {
-	return &stream{emit: emit}
-}
-
-// Write never fails, so the child is never cut off from its output.
-func (s *stream) Write(p []byte) (int, error) {
-	s.tail.write(p)
-	if s.emit == nil {
-		return len(p), nil
-	}
-	rest := p
-	for {
-		end := bytes.IndexAny(rest, "\r\n")
-		if end < 0 {
-			s.appendLine(rest)
-			return len(p), nil
-		}
-		s.appendLine(rest[:end])
-		s.endLine()
-		rest = rest[end+1:]
-	}
-}
-
-func (s *stream) appendLine(b []byte) {
-	room := maxRawLineBytes - len(s.line)
-	s.line = append(s.line, b[:min(len(b), room)]...)
-}
-
-func (s *stream) endLine() {
-	if line, ok := s.cleaner.Clean(string(s.line)); ok {
-		s.emit(line)
-	}
-	s.line = s.line[:0]
-}
-
-// flush emits the last line when the output did not end with a line break.
-func (s *stream) flush() {
-	if s.emit != nil && len(s.line) > 0 {
-		s.endLine()
-	}
-}
-
-// tailBuffer keeps the last maxOutputBytes bytes written to it. Its buffer grows
-// by doubling (a short output costs little) up to MaxOutputBytes, and is then used as a
-// ring, so memory stays bounded however much is written.
+// tailBuffer keeps the last maxOutputBytes bytes written to it. Its buffer grows by
+// doubling (a short output costs little) up to maxOutputBytes, and is then used as a
+// ring, so memory stays bounded however much is written. It is an io.Writer that never
+// fails, so a child is never cut off from its output.
 type tailBuffer struct {
 	buf     []byte
 	next    int // once buf is full: where the oldest byte is, and the next one goes
 	written int // bytes written in all
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.write(p)
+	return len(p), nil
 }
 
 func (t *tailBuffer) write(p []byte) {

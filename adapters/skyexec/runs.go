@@ -1,12 +1,10 @@
 package skyexec
 
 import (
-	"bytes"
+	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -20,326 +18,473 @@ import (
 	"github.com/skygate/skygate/ports"
 )
 
-// pollEvery is how often a followed run's files are read for news: it bounds how late a
-// line sky printed reaches the event streams. At most --max-sky-procs runs are followed,
-// so the cost is a few reads of a small file a second.
-const pollEvery = 10 * time.Millisecond
+// Start begins the supervised run of op (`sky launch -y -c NAME [-d] [-i N] YAML`,
+// `sky stop -y NAME`, `sky start -y NAME` or `sky down -y NAME`) and follows it. A
+// context that has already ended starts nothing.
+func (r *Runner) Start(ctx context.Context, op ports.Operation, onLine ports.LineFunc) (ports.RunOutcome, error) {
+	if err := ctx.Err(); err != nil {
+		return ports.RunOutcome{}, err
+	}
+	args, timeout, err := r.operationArgs(op)
+	if err != nil {
+		return ports.RunOutcome{}, err
+	}
+	return r.startRun(ctx, op.Key, args, timeout, onLine)
+}
 
-// argv is the sky command line of op.
-func (r *Runner) argv(path string, op ports.Operation) ([]string, time.Duration, error) {
+// operationArgs is sky's command line for op, and its timeout.
+func (r *Runner) operationArgs(op ports.Operation) ([]string, time.Duration, error) {
+	if err := core.ValidateClusterName(core.KeyCluster, op.Cluster); err != nil {
+		return nil, 0, err
+	}
 	switch op.Action {
 	case core.ActionLaunch:
-		args := []string{path, "launch", "-y", "-c", op.Cluster}
+		if op.Launch.YAMLPath == "" {
+			return nil, 0, core.Errorf(core.KindInvalid, core.KeySky, "a launch needs a task file")
+		}
+		// An absolute path cannot be mistaken for an option.
+		yaml, err := filepath.Abs(op.Launch.YAMLPath)
+		if err != nil {
+			return nil, 0, core.Errorf(core.KindInvalid, core.KeySky, "task file %q: %v", op.Launch.YAMLPath, err)
+		}
+		args := []string{"launch", "-y", "-c", op.Cluster}
 		if op.Launch.DetachRun {
 			args = append(args, "-d")
 		}
 		if op.Launch.IdleMinutesToAutostop > 0 {
 			args = append(args, "-i", strconv.Itoa(op.Launch.IdleMinutesToAutostop))
 		}
-		return append(args, op.Launch.YAMLPath), r.timeouts.Launch, nil
+		return append(args, yaml), r.timeouts.Launch, nil
 	case core.ActionStop:
-		return []string{path, "stop", "-y", op.Cluster}, r.timeouts.Stop, nil
+		return []string{"stop", "-y", op.Cluster}, r.timeouts.Stop, nil
 	case core.ActionStart:
-		return []string{path, "start", "-y", op.Cluster}, r.timeouts.Start, nil
+		return []string{"start", "-y", op.Cluster}, r.timeouts.Start, nil
 	case core.ActionDestroy:
-		return []string{path, "down", "-y", op.Cluster}, r.timeouts.Down, nil
+		return []string{"down", "-y", op.Cluster}, r.timeouts.Down, nil
 	}
-	return nil, 0, fmt.Errorf("no sky command for action %q", op.Action)
+	return nil, 0, core.Errorf(core.KindInvalid, core.KeySky, "no sky command for action %q", op.Action)
 }
 
-func (r *Runner) dir(key ports.OperationKey) string { return filepath.Join(r.opsDir, string(key)) }
-
-// Start begins op's supervised run and follows it.
-func (r *Runner) Start(ctx context.Context, op ports.Operation, onLine ports.LineFunc) (ports.RunOutcome, error) {
-	if err := ctx.Err(); err != nil {
+// startRun creates the run's directory, starts its supervisor and follows the run.
+func (r *Runner) startRun(ctx context.Context, key ports.OperationKey, args []string, timeout time.Duration, onLine ports.LineFunc) (ports.RunOutcome, error) {
+	dir, err := r.runDir(key)
+	if err != nil {
 		return ports.RunOutcome{}, err
+	}
+	if r.supervisorPath == "" {
+		return ports.RunOutcome{}, core.Errorf(core.KindUpstream, core.KeySky, "no supervisor binary: the path of skygate is unknown")
 	}
 	path, err := r.lookPath()
 	if err != nil {
-		return ports.RunOutcome{}, fmt.Errorf("sky %s: %w: %q: %v", op.Action, ports.ErrSkyNotFound, r.bin, err)
+		return ports.RunOutcome{}, fmt.Errorf("%s: %w", commandName(append([]string{""}, args...)), err)
 	}
-	argv, timeout, err := r.argv(path, op)
+
+	done := make(chan struct{})
+	r.mu.Lock()
+	_, busy := r.starting[key]
+	if !busy {
+		r.starting[key] = done
+	}
+	r.mu.Unlock()
+	if busy {
+		return ports.RunOutcome{}, core.Errorf(core.KindConflict, core.KeySky, "operation %s already has a sky run", key)
+	}
+	func() {
+		defer func() {
+			r.mu.Lock()
+			delete(r.starting, key)
+			r.mu.Unlock()
+			close(done)
+		}()
+		err = r.createRun(dir, runSpec{
+			Key: string(key), Argv: append([]string{path}, args...), Timeout: timeout,
+			KillGrace: r.killGrace, MaxLogBytes: r.maxLogBytes, Created: time.Now().UTC(),
+		})
+		if err != nil {
+			return
+		}
+		if err = r.spawnSupervisor(ctx, dir); err != nil {
+			// The supervisor ran nothing: the key is free again.
+			_ = os.RemoveAll(dir)
+		}
+	}()
 	if err != nil {
 		return ports.RunOutcome{}, err
 	}
-	if err := os.MkdirAll(r.opsDir, 0o700); err != nil {
-		return ports.RunOutcome{}, err
+	return r.follow(ctx, dir, 0, onLine)
+}
+
+// runDir is the directory of key's run.
+func (r *Runner) runDir(key ports.OperationKey) (string, error) {
+	if r.opsDir == "" {
+		return "", core.Errorf(core.KindUpstream, core.KeySky, "no directory for supervised runs is configured")
 	}
-	dir := r.dir(op.Key)
+	if !validKey(key) {
+		return "", core.Errorf(core.KindInvalid, core.KeySky, "operation key %q cannot name a run", key)
+	}
+	return filepath.Join(r.opsDir, string(key)), nil
+}
+
+// createRun makes the run's directory with its spec and an empty log. A directory that
+// exists already means the key has (or had) a run.
+func (r *Runner) createRun(dir string, spec runSpec) error {
+	if err := os.MkdirAll(r.opsDir, 0o700); err != nil {
+		return core.Errorf(core.KindUpstream, core.KeySky, "creating the runs directory: %v", err)
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return ports.RunOutcome{}, fmt.Errorf("a run of %s exists already", op.Key)
+			return core.Errorf(core.KindConflict, core.KeySky, "operation %s already has a sky run", spec.Key)
 		}
-		return ports.RunOutcome{}, err
+		return core.Errorf(core.KindUpstream, core.KeySky, "creating the run's directory: %v", err)
 	}
-	spec, _ := json.Marshal(runSpec{Argv: argv, Timeout: timeout, KillGrace: r.killGrace})
-	if err := writeAtomic(dir, specFile, string(spec)); err != nil {
-		return ports.RunOutcome{}, err
+	fail := func(err error) error {
+		_ = os.RemoveAll(dir)
+		return core.Errorf(core.KindUpstream, core.KeySky, "preparing the run: %v", err)
 	}
-	cmd := exec.Command(r.supervisor, "supervise", dir)
+	if err := writeJSONAtomic(filepath.Join(dir, specFile), spec); err != nil {
+		return fail(err)
+	}
+	log, err := os.OpenFile(filepath.Join(dir, outputFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fail(err)
+	}
+	if err := log.Close(); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// spawnSupervisor starts the supervisor of the run in dir in its own session and gives
+// it the go-ahead once it has recorded its identity. When ctx ends first, or the
+// supervisor fails, it returns an error and the supervisor has run nothing.
+func (r *Runner) spawnSupervisor(ctx context.Context, dir string) error {
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		return core.Errorf(core.KindUpstream, core.KeySky, "starting the supervisor: %v", err)
+	}
+	defer goW.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		goR.Close()
+		return core.Errorf(core.KindUpstream, core.KeySky, "starting the supervisor: %v", err)
+	}
+	cmd := exec.Command(r.supervisorPath, "supervise", dir)
 	cmd.Env = r.env
-	// A session of its own: no signal meant for skygate (a terminal's ^C, a process
-	// group kill) reaches the run.
+	cmd.ExtraFiles = []*os.File{goR, readyW} // goFD, readyFD
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return ports.RunOutcome{}, fmt.Errorf("starting the supervisor of sky %s: %w", op.Action, err)
+	err = cmd.Start()
+	goR.Close()
+	readyW.Close()
+	if err != nil {
+		readyR.Close()
+		return core.Errorf(core.KindUpstream, core.KeySky, "starting the supervisor %s: %v", r.supervisorPath, err)
 	}
 	exited := make(chan struct{})
 	go func() {
-		_ = cmd.Wait() // reaped by this process while it lives
+		_ = cmd.Wait() // reaps the supervisor whenever it ends
 		close(exited)
 	}()
-	// Until the supervisor has written its identity, this process knows it is alive.
-	alive := func() bool {
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(readyR).ReadString('\n')
+		readyR.Close()
+		answer <- line
+	}()
+	// Closing goW without the go-ahead makes the supervisor exit at once.
+	stop := func() {
+		goW.Close()
 		select {
 		case <-exited:
-			return false
-		default:
-			return true
+		case <-time.After(r.killGrace):
 		}
 	}
-	return r.follow(ctx, dir, 0, onLine, alive)
+	select {
+	case line := <-answer:
+		if line != "ok\n" {
+			stop()
+			if line == "" {
+				line = "it exited before it was ready"
+			}
+			return core.Errorf(core.KindUpstream, core.KeySky, "the supervisor failed: %s", trimNewline(line))
+		}
+	case <-ctx.Done():
+		stop()
+		return ctx.Err()
+	case <-time.After(r.supervisorStart):
+		_ = cmd.Process.Kill()
+		stop()
+		return core.Errorf(core.KindUpstream, core.KeySky, "the supervisor %s did not get ready within %s", r.supervisorPath, r.supervisorStart)
+	}
+	if _, err := goW.WriteString("go\n"); err != nil {
+		stop()
+		return core.Errorf(core.KindUpstream, core.KeySky, "the supervisor died before sky started: %v", err)
+	}
+	return nil
 }
 
-// Attach follows the supervised run of key from offset.
+func trimNewline(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// Attach follows the run of key from offset: the rest of the log and the outcome of a
+// finished run, or the live run until it ends. The lines after an offset a line carried
+// are exactly those a follower from the start got after that line: the line cleaner is
+// shown the line before the offset first, so a repeat of it is dropped again.
 func (r *Runner) Attach(ctx context.Context, key ports.OperationKey, offset int64, onLine ports.LineFunc) (ports.RunOutcome, error) {
-	dir := r.dir(key)
-	if _, err := os.Stat(filepath.Join(dir, specFile)); err != nil {
+	if err := ctx.Err(); err != nil {
+		return ports.RunOutcome{}, err
+	}
+	dir, ok := r.knownRunDir(key)
+	if !ok {
 		return ports.RunOutcome{}, ports.ErrNoOperation
 	}
-	return r.follow(ctx, dir, offset, onLine, func() bool { return supervisorAlive(dir) })
+	if err := r.waitStarted(ctx, key); err != nil {
+		return ports.RunOutcome{}, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return ports.RunOutcome{}, ports.ErrNoOperation
+	}
+	return r.follow(ctx, dir, max(offset, 0), onLine)
 }
 
-// follow streams dir's output after offset until the exit file appears and the output is
-// drained, then returns the outcome. Only whole lines are delivered (a partial last line
-// waits for its end, or for the run's), each with the offset just after it, so following
-// again from that offset neither repeats nor skips a line.
-func (r *Runner) follow(ctx context.Context, dir string, offset int64, onLine ports.LineFunc, alive func() bool) (ports.RunOutcome, error) {
-	t := &tail{offset: offset, onLine: onLine}
-	if offset > 0 {
-		t.prime(filepath.Join(dir, outputFile))
+// knownRunDir is the directory of key's run, when key can name one.
+func (r *Runner) knownRunDir(key ports.OperationKey) (string, bool) {
+	if r.opsDir == "" || !validKey(key) {
+		return "", false
 	}
+	return filepath.Join(r.opsDir, string(key)), true
+}
+
+// waitStarted waits while this Runner is starting key's supervisor.
+func (r *Runner) waitStarted(ctx context.Context, key ports.OperationKey) error {
+	r.mu.Lock()
+	done, ok := r.starting[key]
+	r.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// follow streams the log of the run in dir from offset until the run has ended and its
+// log is read, and returns the outcome.
+func (r *Runner) follow(ctx context.Context, dir string, offset int64, onLine ports.LineFunc) (ports.RunOutcome, error) {
+	log, err := os.Open(filepath.Join(dir, outputFile))
+	if err != nil {
+		return ports.RunOutcome{}, ports.ErrNoOperation
+	}
+	defer log.Close()
+	t := newLogTail(offset, onLine, func() bool { return ctx.Err() != nil })
+	if err := t.prime(log); err != nil {
+		return ports.RunOutcome{}, core.Errorf(core.KindUpstream, core.KeySky, "reading the run's output: %v", err)
+	}
+	wait := time.NewTimer(r.poll)
+	defer wait.Stop()
 	for {
-		// The exit file is looked for before the output is read, so the read that
-		// follows it sees everything sky wrote.
-		rec, ended := readExit(dir)
-		if err := t.read(filepath.Join(dir, outputFile)); err != nil {
+		if err := ctx.Err(); err != nil {
 			return ports.RunOutcome{}, err
 		}
-		if ended {
-			t.flush()
-			return outcome(dir, rec), nil
+		n, err := t.readFrom(log)
+		if err != nil {
+			return ports.RunOutcome{}, core.Errorf(core.KindUpstream, core.KeySky, "reading the run's output: %v", err)
 		}
-		if !alive() {
-			if _, ended := readExit(dir); ended {
-				continue
+		if n > 0 {
+			continue
+		}
+		// The exit record is written after the last output, and before the supervisor
+		// ends: look for it first, and again once the supervisor is seen gone.
+		rec, ended, err := readExit(dir)
+		if !ended && err == nil && !r.running(dir) {
+			rec, ended, err = readExit(dir)
+			if !ended && err == nil {
+				return ports.RunOutcome{}, ports.ErrNoOperation
 			}
-			return ports.RunOutcome{}, ports.ErrNoOperation
 		}
+		if err != nil {
+			return ports.RunOutcome{}, core.Errorf(core.KindUpstream, core.KeySky, "reading how the run ended: %v", err)
+		}
+		if ended {
+			if _, err := t.readAll(log); err != nil {
+				return ports.RunOutcome{}, core.Errorf(core.KindUpstream, core.KeySky, "reading the run's output: %v", err)
+			}
+			t.finish()
+			if err := ctx.Err(); err != nil {
+				// Lines were cut short: the caller did not see the whole run.
+				return ports.RunOutcome{}, err
+			}
+			if rec.NotFound {
+				return rec.outcome(), fmt.Errorf("%s: %w", rec.StartError, ports.ErrSkyNotFound)
+			}
+			return rec.outcome(), nil
+		}
+		wait.Reset(r.poll)
 		select {
 		case <-ctx.Done():
 			return ports.RunOutcome{}, ctx.Err()
-		case <-time.After(pollEvery):
+		case <-wait.C:
 		}
 	}
 }
 
-func readExit(dir string) (exitRecord, bool) {
-	raw, err := os.ReadFile(filepath.Join(dir, exitFile))
-	if err != nil {
-		return exitRecord{}, false
-	}
-	var rec exitRecord
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return exitRecord{Code: -1, Reason: "unreadable exit file"}, true
-	}
-	return rec, true
+// running reports whether the supervisor of the run in dir is alive.
+func (r *Runner) running(dir string) bool {
+	id, ok := readIdentity(dir)
+	return ok && id.supervisorLive()
 }
 
-// outcome judges a finished run from its exit record and output.
-func outcome(dir string, rec exitRecord) ports.RunOutcome {
-	stdout := readTail(filepath.Join(dir, outputFile))
-	stderr := readTail(filepath.Join(dir, stderrFile))
-	out := ports.RunOutcome{Failed: rec.Code != 0 || rec.Reason != ""}
-	if meaningful := core.CleanLines(stderr + "\n" + stdout); len(meaningful) > 0 {
-		out.Message = core.ExtractError(stderr, stdout)
-	}
-	switch {
-	case rec.Reason == "timeout":
-		out.Message = "sky did not finish in time and was stopped"
-	case rec.Reason == "cancelled":
-		out.Message = "sky was cancelled"
-	case len(rec.Reason) > 6 && rec.Reason[:6] == "start:":
-		out.Message = "sky could not be started: " + rec.Reason[6:]
-	}
-	return out
-}
-
-// readTail returns the last maxOutputBytes of a file ("" when it cannot be read).
-func readTail(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	if info, err := f.Stat(); err == nil && info.Size() > maxOutputBytes {
-		_, _ = f.Seek(info.Size()-maxOutputBytes, io.SeekStart)
-	}
-	raw, _ := io.ReadAll(io.LimitReader(f, maxOutputBytes))
-	return string(raw)
-}
-
-// tail cuts a growing output file into cleaned lines.
-type tail struct {
-	offset   int64  // where the line being read starts in the file
-	consumed int64  // bytes of that line read so far (past the kept part too)
-	line     []byte // its first maxRawLineBytes bytes
-	cleaner  core.LineCleaner
-	onLine   ports.LineFunc
-}
-
-// prime feeds the cleaner the line that ends at offset, so a repeat of the last line
-// delivered before a restart is dropped as it was before.
-func (t *tail) prime(path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	from := max(0, t.offset-maxRawLineBytes-1)
-	buf := make([]byte, t.offset-from)
-	if _, err := f.ReadAt(buf, from); err != nil {
-		return
-	}
-	buf = bytes.TrimRight(buf, "\r\n")
-	if i := bytes.LastIndexAny(buf, "\r\n"); i >= 0 {
-		buf = buf[i+1:]
-	}
-	t.cleaner.Clean(string(buf))
-}
-
-// read delivers the whole lines written since the last read.
-func (t *tail) read(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := f.Seek(t.offset+t.consumed, io.SeekStart); err != nil {
-		return err
-	}
-	chunk := make([]byte, 64<<10)
-	for {
-		n, err := f.Read(chunk)
-		t.feed(chunk[:n])
-		if err == io.EOF || n == 0 {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func (t *tail) feed(p []byte) {
-	for len(p) > 0 {
-		end := bytes.IndexAny(p, "\r\n")
-		part := p
-		if end >= 0 {
-			part = p[:end]
-		}
-		t.line = append(t.line, part[:min(len(part), max(maxRawLineBytes-len(t.line), 0))]...)
-		t.consumed += int64(len(part))
-		if end < 0 {
-			return
-		}
-		t.consumed++ // the line break
-		t.emit()
-		p = p[end+1:]
-	}
-}
-
-// emit delivers the line read so far, with the offset just after it.
-func (t *tail) emit() {
-	t.offset += t.consumed
-	if text, ok := t.cleaner.Clean(string(t.line)); ok && t.onLine != nil {
-		t.onLine(ports.Line{Text: text, Offset: t.offset})
-	}
-	t.consumed, t.line = 0, t.line[:0]
-}
-
-// flush delivers a last line that has no line break, once the run has ended.
-func (t *tail) flush() {
-	if t.consumed > 0 {
-		t.emit()
-	}
-}
-
-// Cancel ends the supervised run of key and waits until sky is gone.
+// Cancel ends the run of key: SIGTERM to its supervisor (its identity verified), which
+// sends SIGTERM to sky's process group and SIGKILL after the kill grace, and writes the
+// exit record once the group is gone. When the supervisor died but the sky it started
+// still runs, Cancel ends sky's group itself.
 func (r *Runner) Cancel(ctx context.Context, key ports.OperationKey) error {
-	dir := r.dir(key)
-	if _, err := os.Stat(filepath.Join(dir, specFile)); err != nil {
+	dir, ok := r.knownRunDir(key)
+	if !ok {
 		return nil
+	}
+	if err := r.waitStarted(ctx, key); err != nil {
+		return err
 	}
 	signalled := false
-	// A supervisor that has not written its identity yet is given this long to do so.
-	deadline := time.Now().Add(5 * time.Second)
+	var killAt time.Time
+	wait := time.NewTimer(r.poll)
+	defer wait.Stop()
 	for {
-		if _, ended := readExit(dir); ended {
+		if _, ended, _ := readExit(dir); ended {
 			return nil
 		}
-		pid, alive := supervisorPid(dir)
-		if alive && !signalled {
-			if err := syscall.Kill(pid, syscall.SIGTERM); err == nil {
+		id, ok := readIdentity(dir)
+		switch {
+		case !ok:
+			// No supervisor ever recorded itself (or there is no such run): nothing runs.
+			return nil
+		case id.supervisorLive():
+			if !signalled {
+				if err := signalVerified(id.PID, id.Start, syscall.SIGTERM); err != nil {
+					return core.Errorf(core.KindUpstream, core.KeySky, "cancelling the run: %v", err)
+				}
 				signalled = true
 			}
-		}
-		if !alive && signalled {
-			return nil // gone without an exit file: nothing of it is left to end
-		}
-		if !alive && !signalled {
-			// Not yet started (no identity written), or dead: give a starting
-			// supervisor a moment, then stop waiting.
-			if _, err := os.Stat(filepath.Join(dir, pidFile)); err == nil || time.Now().After(deadline) {
+		case id.skyLive():
+			// The supervisor is gone, sky is not: end sky's process group here.
+			if killAt.IsZero() {
+				_ = syscall.Kill(-id.SkyPID, syscall.SIGTERM)
+				killAt = time.Now().Add(r.killGrace)
+			} else if time.Now().After(killAt) {
+				_ = syscall.Kill(-id.SkyPID, syscall.SIGKILL)
+			}
+		default:
+			// Neither runs. When this Cancel ended sky, what is left of its group goes too,
+			// for at most one more grace (without a supervisor, nothing reaps them).
+			if killAt.IsZero() || syscall.Kill(-id.SkyPID, 0) != nil || time.Now().After(killAt.Add(r.killGrace)) {
 				return nil
 			}
+			_ = syscall.Kill(-id.SkyPID, syscall.SIGKILL)
 		}
+		wait.Reset(r.poll)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(pollEvery):
+		case <-wait.C:
 		}
 	}
 }
 
-// Forget removes the folders of finished runs but the newest keep.
+// signalVerified sends sig to pid only if pid is still the process that started at
+// start. os.FindProcess holds the process by a pidfd where Linux has them, so the check
+// and the signal concern the same process.
+func signalVerified(pid int, start uint64, sig syscall.Signal) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return nil
+	}
+	defer p.Release()
+	if !processLive(pid, start) {
+		return nil
+	}
+	if err := p.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
+// staleRunAge is how old a run's directory must be, with no supervisor ever recorded in
+// it, before Forget counts it as a start that failed.
+const staleRunAge = time.Minute
+
+// Forget removes the directories of finished runs other than the newest keep ones.
+// A run is finished when it has an exit record, or when neither its supervisor nor its
+// sky is alive any more; live runs, and runs this Runner is starting, are kept.
 func (r *Runner) Forget(keep int) error {
+	if r.opsDir == "" {
+		return nil
+	}
 	entries, err := os.ReadDir(r.opsDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return core.Errorf(core.KindUpstream, core.KeySky, "listing runs: %v", err)
 	}
-	type finished struct {
-		dir string
-		at  time.Time
+	type finishedRun struct {
+		dir     string
+		created time.Time
 	}
-	var done []finished
+	var finished []finishedRun
 	for _, e := range entries {
+		key := ports.OperationKey(e.Name())
+		if !e.IsDir() || !validKey(key) {
+			continue
+		}
+		r.mu.Lock()
+		_, starting := r.starting[key]
+		r.mu.Unlock()
 		dir := filepath.Join(r.opsDir, e.Name())
-		if info, err := os.Stat(filepath.Join(dir, exitFile)); err == nil && e.IsDir() {
-			done = append(done, finished{dir, info.ModTime()})
+		if starting || !r.finished(dir) {
+			continue
+		}
+		finished = append(finished, finishedRun{dir: dir, created: runCreated(dir, e)})
+	}
+	slices.SortFunc(finished, func(a, b finishedRun) int { return b.created.Compare(a.created) })
+	var errs []error
+	for _, run := range finished[min(max(keep, 0), len(finished)):] {
+		if err := os.RemoveAll(run.dir); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	slices.SortFunc(done, func(a, b finished) int { return b.at.Compare(a.at) })
-	for _, f := range done[min(keep, len(done)):] {
-		if err := os.RemoveAll(f.dir); err != nil {
-			return err
-		}
+	if err := errors.Join(errs...); err != nil {
+		return core.Errorf(core.KindUpstream, core.KeySky, "removing runs: %v", err)
 	}
 	return nil
+}
+
+// finished reports whether the run in dir is over.
+func (r *Runner) finished(dir string) bool {
+	if _, ended, _ := readExit(dir); ended {
+		return true
+	}
+	if id, ok := readIdentity(dir); ok {
+		return !id.supervisorLive() && !id.skyLive()
+	}
+	info, err := os.Stat(dir)
+	return err == nil && time.Since(info.ModTime()) > staleRunAge
+}
+
+// runCreated is when the run in dir was created: from its spec, else the directory's.
+func runCreated(dir string, e fs.DirEntry) time.Time {
+	var spec runSpec
+	if ok, err := readJSON(filepath.Join(dir, specFile), &spec); ok && err == nil && !spec.Created.IsZero() {
+		return spec.Created
+	}
+	if info, err := e.Info(); err == nil {
+		return info.ModTime()
+	}
+	return time.Time{}
 }

@@ -1,54 +1,57 @@
-// Package skyexec runs the sky CLI as child processes: it implements ports.Runner with
-// os/exec, read-only commands directly and mutating ones through a supervisor process
-// that outlives skygate.
+// Package skyexec drives the sky CLI as child processes: it implements ports.Runner. It is
+// the only package that knows sky's command lines, exit codes, output texts and `-o json`.
+//
+// Read-only calls (Status, IP, Check, Version) run sky directly. Mutating runs (Start) go
+// through a supervisor, the skygate binary itself run as `skygate supervise OPDIR` (see
+// Supervise), which outlives the process that started it; Start and Attach follow the
+// run's log and exit file in its directory under Config.OpsDir.
 package skyexec
 
 import (
 	"context"
 	"net/netip"
-	"slices"
-
-	"errors"
-	"fmt"
-	"github.com/skygate/skygate/core"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
+	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
 )
 
 var _ ports.Runner = (*Runner)(nil)
-
-// maxOutputBytes bounds what is kept of each output stream of a run.
-const maxOutputBytes = 1 << 20
 
 // Config configures a Runner. Zero fields take the defaults noted on them.
 type Config struct {
 	// Bin is the sky executable: a name looked up in PATH, or a path when it contains a
 	// slash. Default "sky".
 	Bin string
-	// Env is the whole environment of every sky child and supervisor (HOME, PATH, cloud
-	// credentials). nil passes this process's environment. A Bin without a slash is looked
-	// up in the PATH of this environment, the one sky itself will see.
+	// Env is the whole environment of every sky child and of the supervisors, which pass
+	// it on to sky (HOME, PATH, cloud credentials). nil passes this process's
+	// environment. A Bin without a slash is looked up in the PATH of this environment,
+	// the one sky itself will see.
 	Env []string
-	// OpsDir holds one folder per supervised run (its output, identity and exit status).
-	// Default "./ops".
-	OpsDir string
-	// SupervisorPath is the program started as `SupervisorPath supervise DIR` for each
-	// mutating run: the skygate binary. Default: this executable.
-	SupervisorPath string
-	// Timeouts bound each command; the caller's context can end a read-only one sooner.
+	// Timeouts bound each command; the caller's context can end a read-only call sooner.
 	Timeouts Timeouts
-	// KillGrace is how long a cancelled child's process group has between SIGTERM and
-	// SIGKILL. It also bounds how long output pipes are drained after sky exited while a
-	// leftover process still holds them. Default 10s.
+	// KillGrace is how long a cancelled or timed-out sky's process group has between
+	// SIGTERM and SIGKILL. It also bounds how long output is drained after sky exited
+	// while a leftover process still holds its pipes. Default 10s.
 	KillGrace time.Duration
+	// OpsDir holds one directory per supervised run (the state dir's ops/). Start needs
+	// it; a relative path is taken from the working directory of New's caller.
+	OpsDir string
+	// SupervisorPath is the skygate binary that supervises runs. Default os.Executable().
+	SupervisorPath string
+	// PollInterval is how often a followed run's log is looked at for new output, and its
+	// supervisor for life. Default 50ms.
+	PollInterval time.Duration
+	// MaxLogBytes bounds one run's log; later output is dropped, with a line saying so.
+	// Default 256 MiB.
+	MaxLogBytes int64
 }
 
 // Timeouts bound each sky command. A zero field takes the default noted on it.
@@ -63,37 +66,55 @@ type Timeouts struct {
 	Launch  time.Duration // sky launch; default 60m
 }
 
-// Runner runs sky commands; it implements ports.Runner and is safe for concurrent use.
-// It is the one place that knows sky's command lines, texts, exit codes and `-o json`.
+// Runner drives sky. It is safe for concurrent use.
 //
-// Each read-only child runs with argv only, in its own process group, with stdin from the
-// null device (so a prompt sky would show ends at once instead of hanging). Mutating runs
-// go through a supervisor (see Supervise) that outlives this process.
+// Each read-only sky process runs with argv only, in its own process group, with stdin
+// from the null device (so a prompt sky would show ends at once instead of hanging), and
+// with a bounded tail of each output stream kept. A read-only call whose own timeout
+// passes fails with a domain error (KindUpstream, KeySky) that names the timeout; one
+// whose context ends returns the context's error.
+//
+// The version sky reports is cached (Version refreshes it) to choose `-o json` for status
+// and check on sky 0.12 or newer; a build that refuses it (a click usage error) is
+// remembered and asked for the table and text forms instead.
 type Runner struct {
-	bin        string
-	env        []string
-	opsDir     string
-	supervisor string
-	timeouts   Timeouts
-	killGrace  time.Duration
+	bin            string
+	env            []string
+	timeouts       Timeouts
+	killGrace      time.Duration
+	opsDir         string
+	supervisorPath string
+	poll           time.Duration
+	maxLogBytes    int64
+	// supervisorStart bounds how long a supervisor may take to record its identity.
+	supervisorStart time.Duration
 
-	versionMu sync.Mutex
-	version   core.Version
-	hasVer    bool
+	versionOnce singleflight.Group
+	mu          sync.Mutex
+	version     core.Version
+	versionRead bool // version holds what sky said (the zero Version when unreadable)
+	jsonRefused bool // this version refused -o json
+	// starting holds the keys whose supervisor is being started by this Runner; the
+	// channel closes when the start-up is over.
+	starting map[ports.OperationKey]chan struct{}
 }
 
 // New returns a Runner for cfg, with defaults filled in.
 func New(cfg Config) *Runner {
 	t := cfg.Timeouts
+	opsDir := cfg.OpsDir
+	if opsDir != "" {
+		if abs, err := filepath.Abs(opsDir); err == nil {
+			opsDir = abs
+		}
+	}
 	supervisor := cfg.SupervisorPath
 	if supervisor == "" {
 		supervisor, _ = os.Executable()
 	}
 	return &Runner{
-		bin:        orDefault(cfg.Bin, "sky"),
-		env:        cfg.Env,
-		opsDir:     orDefault(cfg.OpsDir, "ops"),
-		supervisor: supervisor,
+		bin: orDefault(cfg.Bin, "sky"),
+		env: cfg.Env,
 		timeouts: Timeouts{
 			Status:  orDefault(t.Status, 2*time.Minute),
 			IP:      orDefault(t.IP, 2*time.Minute),
@@ -104,12 +125,18 @@ func New(cfg Config) *Runner {
 			Down:    orDefault(t.Down, 30*time.Minute),
 			Launch:  orDefault(t.Launch, 60*time.Minute),
 		},
-		killGrace: orDefault(cfg.KillGrace, 10*time.Second),
+		killGrace:       orDefault(cfg.KillGrace, 10*time.Second),
+		opsDir:          opsDir,
+		supervisorPath:  supervisor,
+		poll:            orDefault(cfg.PollInterval, 10*time.Millisecond),
+		maxLogBytes:     orDefault(cfg.MaxLogBytes, 256<<20),
+		supervisorStart: 30 * time.Second,
+		starting:        map[ports.OperationKey]chan struct{}{},
 	}
 }
 
-// orDefault returns def when v is unset (empty, zero or a negative duration).
-func orDefault[T string | time.Duration](v, def T) T {
+// orDefault returns def when v is unset (empty, zero or negative).
+func orDefault[T string | time.Duration | int64](v, def T) T {
 	var zero T
 	if v <= zero {
 		return def
@@ -117,237 +144,148 @@ func orDefault[T string | time.Duration](v, def T) T {
 	return v
 }
 
-// usageErrorExit is click's exit code for an unknown option.
+// usageErrorExit is click's exit code for a usage error, such as an unknown option.
 const usageErrorExit = 2
 
-// runResult is how one read-only sky child ended.
-type runResult struct {
-	ExitCode int
-	Stdout   string
-	Stderr   string
-}
-
-// Version runs `sky --version`; the answer also decides the output forms asked for later.
-func (r *Runner) Version(ctx context.Context) (core.Version, error) {
-	res, err := r.run(ctx, r.timeouts.Version, []string{"--version"}, nil)
-	if err != nil {
-		return core.Version{}, err
-	}
-	v, perr := core.ParseVersion(res.Stdout + "\n" + res.Stderr)
-	if perr != nil {
-		// An unreadable version is the zero Version: the oldest forms every sky reads.
-		v = core.Version{}
-	}
-	r.versionMu.Lock()
-	r.version, r.hasVer = v, true
-	r.versionMu.Unlock()
-	return v, nil
-}
-
-// knownVersion is the version sky reported, asking it once when nothing is known yet.
-func (r *Runner) knownVersion(ctx context.Context) core.Version {
-	r.versionMu.Lock()
-	v, ok := r.version, r.hasVer
-	r.versionMu.Unlock()
-	if !ok {
-		v, _ = r.Version(ctx)
-	}
-	return v
-}
-
-// withJSON runs args with `-o json` inserted before the names where sky has it (0.12),
-// falling back to the text form when a build refuses the option.
-func (r *Runner) withJSON(ctx context.Context, timeout time.Duration, args []string, names []string) (runResult, error) {
-	if r.knownVersion(ctx).HasJSONOutput() {
-		argv := append(append(slices.Clone(args), "-o", "json"), names...)
-		res, err := r.run(ctx, timeout, argv, nil)
-		if err != nil || res.ExitCode != usageErrorExit {
-			return res, err
+// Status runs one `sky status [--refresh] [-o json] NAME...` for all names.
+func (r *Runner) Status(ctx context.Context, names []string, refresh bool) (map[string]core.SkyCluster, error) {
+	answer := make(map[string]core.SkyCluster, len(names))
+	var unique []string
+	for _, name := range names {
+		if err := core.ValidateClusterName(core.KeyCluster, name); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(unique, name) {
+			unique = append(unique, name)
 		}
 	}
-	return r.run(ctx, timeout, append(slices.Clone(args), names...), nil)
-}
-
-// Status runs one `sky status [--refresh] [-o json] NAME...` for every name.
-func (r *Runner) Status(ctx context.Context, names []string, refresh bool) (map[string]core.SkyCluster, error) {
+	if len(unique) == 0 {
+		return answer, nil
+	}
 	args := []string{"status"}
 	if refresh {
 		args = append(args, "--refresh")
 	}
-	res, err := r.withJSON(ctx, r.timeouts.Status, args, names)
+	res, err := r.runWithJSON(ctx, r.timeouts.Status, args, unique)
 	if err != nil {
 		return nil, err
 	}
-	if res.ExitCode != 0 {
-		return nil, core.Errorf(core.KindUpstream, core.KeySky, "sky status failed: %s", core.ExtractError(res.Stderr, res.Stdout))
+	if res.exitCode != 0 {
+		return nil, core.Errorf(core.KindUpstream, core.KeySky, "sky status failed: %s", core.ExtractError(res.stderr, res.stdout))
 	}
-	clusters, err := core.ParseStatusOf(res.Stdout, names)
+	clusters, err := core.ParseStatusAll(res.stdout)
 	if err != nil {
 		return nil, core.Errorf(core.KindUpstream, core.KeySky, "reading sky status: %v", err)
 	}
-	return clusters, nil
+	for _, name := range unique {
+		answer[name] = clusters[name]
+	}
+	return answer, nil
 }
 
 // IP runs `sky status --ip NAME` and returns the address it prints.
 func (r *Runner) IP(ctx context.Context, name string) (string, error) {
-	res, err := r.run(ctx, r.timeouts.IP, []string{"status", "--ip", name}, nil)
+	if err := core.ValidateClusterName(core.KeyCluster, name); err != nil {
+		return "", err
+	}
+	res, err := r.run(ctx, r.timeouts.IP, []string{"status", "--ip", name})
 	if err != nil {
 		return "", err
 	}
-	if res.ExitCode == 0 {
-		for _, line := range core.CleanLines(res.Stdout) {
-			if addr, err := netip.ParseAddr(strings.TrimSpace(line)); err == nil {
-				return addr.String(), nil
-			}
+	if res.exitCode != 0 {
+		// ValueError: 'NAME' cluster not found. / RuntimeError: Cluster 'NAME' is not in
+		// UP status. (stderr, exit 1)
+		msg := core.ExtractError(res.stderr, res.stdout)
+		switch {
+		case strings.Contains(msg, "cluster not found"):
+			return "", core.Errorf(core.KindNotFound, core.KeyCluster, "sky does not know cluster %s: %s", name, msg)
+		case strings.Contains(msg, "is not in UP status"):
+			return "", core.Errorf(core.KindConflict, core.KeyCluster, "cluster %s is not up: %s", name, msg)
+		}
+		return "", core.Errorf(core.KindUpstream, core.KeySky, "sky status --ip failed: %s", msg)
+	}
+	for _, line := range core.CleanLines(res.stdout) {
+		if addr, err := netip.ParseAddr(line); err == nil {
+			return addr.String(), nil
 		}
 	}
-	return "", core.Errorf(core.KindUpstream, core.KeySky, "sky status --ip %s: %s", name, core.ExtractError(res.Stderr, res.Stdout))
+	return "", core.Errorf(core.KindUpstream, core.KeySky, "sky status --ip printed no address: %q", firstLines(res.stdout))
 }
 
 // Check runs `sky check [-o json]`.
 func (r *Runner) Check(ctx context.Context) (core.CheckResult, error) {
-	res, err := r.withJSON(ctx, r.timeouts.Check, []string{"check"}, nil)
+	res, err := r.runWithJSON(ctx, r.timeouts.Check, []string{"check"}, nil)
 	if err != nil {
 		return core.CheckResult{}, err
 	}
-	result, perr := core.ParseCheck(res.Stdout)
-	if res.ExitCode != 0 || perr != nil {
-		return core.CheckResult{}, core.Errorf(core.KindUpstream, core.KeySky, "sky check failed: %s", core.ExtractError(res.Stderr, res.Stdout))
+	if res.exitCode != 0 {
+		return core.CheckResult{}, core.Errorf(core.KindUpstream, core.KeySky, "sky check failed: %s", core.ExtractError(res.stderr, res.stdout))
 	}
-	return result, nil
-}
-
-// run runs sky with args until it exits, ctx is done or timeout passes. Output lines go
-// to onLine (when not nil) as they are read. On cancellation the child's process group
-// gets SIGTERM, then SIGKILL after the grace period; run returns once the child is reaped
-// and its output is read, with the partial result and the context's error.
-func (r *Runner) run(ctx context.Context, timeout time.Duration, args []string, onLine func(string)) (runResult, error) {
-	name := "sky " + args[0]
-	path, err := r.lookPath()
+	check, err := core.ParseCheck(res.stdout)
 	if err != nil {
-		return runResult{}, fmt.Errorf("%s: %w: %q: %v", name, ports.ErrSkyNotFound, r.bin, err)
+		return core.CheckResult{}, core.Errorf(core.KindUpstream, core.KeySky, "reading sky check: %v", err)
 	}
-
-	runCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	var emit func(string)
-	if onLine != nil {
-		// The two streams are read by two goroutines; onLine sees one line at a time.
-		var mu sync.Mutex
-		emit = func(line string) {
-			mu.Lock()
-			defer mu.Unlock()
-			onLine(line)
-		}
-	}
-	stdout, stderr := newStream(emit), newStream(emit)
-
-	cmd := exec.CommandContext(runCtx, path, args...)
-	cmd.Env = r.env
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// termSentAt is written by Cancel before Wait returns, and read only after.
-	var termSentAt time.Time
-	cmd.Cancel = func() error {
-		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		if errors.Is(err, syscall.ESRCH) {
-			// The whole group exited before the context ended: the run is complete.
-			return os.ErrProcessDone
-		}
-		if err == nil {
-			termSentAt = time.Now()
-		}
-		return err
-	}
-	// Past the grace period exec SIGKILLs the child and closes the pipes, which a
-	// leftover grandchild may hold open forever.
-	cmd.WaitDelay = r.killGrace
-
-	if err := cmd.Start(); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("%w: %q: %v", ports.ErrSkyNotFound, path, err)
-		}
-		if runCtx.Err() != nil {
-			err = contextError(ctx, timeout)
-		}
-		return runResult{}, fmt.Errorf("%s: %w", name, err)
-	}
-	waitErr := cmd.Wait()
-	stdout.flush()
-	stderr.flush()
-	result := runResult{
-		ExitCode: exitCode(cmd.ProcessState),
-		Stdout:   stdout.tail.String(),
-		Stderr:   stderr.tail.String(),
-	}
-
-	if !termSentAt.IsZero() {
-		killGroupAfter(cmd.Process.Pid, termSentAt.Add(r.killGrace))
-		return result, fmt.Errorf("%s: %w", name, contextError(ctx, timeout))
-	}
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
-		return result, fmt.Errorf("%s: %w", name, waitErr)
-	}
-	return result, nil
+	return check, nil
 }
 
-// contextError is the error of a run whose context ended: the caller's own error, or
-// one that names the command's timeout.
-func contextError(parent context.Context, timeout time.Duration) error {
-	if err := parent.Err(); err != nil {
-		return err
+// Version runs `sky --version` and caches what it says.
+func (r *Runner) Version(ctx context.Context) (core.Version, error) {
+	res, err := r.run(ctx, r.timeouts.Version, []string{"--version"})
+	if err != nil {
+		return core.Version{}, err
 	}
-	return fmt.Errorf("timed out after %s: %w", timeout, context.DeadlineExceeded)
+	v, perr := core.ParseVersion(res.stdout + "\n" + res.stderr)
+	if res.exitCode != 0 || perr != nil {
+		v = core.Version{}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.versionRead || r.version != v {
+		r.jsonRefused = false
+	}
+	r.version, r.versionRead = v, true
+	return v, nil
 }
 
-// killGroupAfter SIGKILLs what is left of the process group pgid at killAt, so that a
-// grandchild which ignored SIGTERM does not outlive a cancelled run.
-func killGroupAfter(pgid int, killAt time.Time) {
-	if syscall.Kill(-pgid, 0) != nil {
-		// Nothing is left, and an empty group's ID may be reused: leave it alone.
-		return
+// runWithJSON runs sky with args, then `-o json` where sky has it, then the extra
+// arguments; when the build refuses `-o json`, it runs again without and remembers.
+func (r *Runner) runWithJSON(ctx context.Context, timeout time.Duration, args, extra []string) (result, error) {
+	plain := append(slices.Clone(args), extra...)
+	if !r.jsonOutput(ctx) {
+		return r.run(ctx, timeout, plain)
 	}
-	time.Sleep(time.Until(killAt))
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	res, err := r.run(ctx, timeout, append(append(slices.Clone(args), "-o", "json"), extra...))
+	if err != nil || res.exitCode != usageErrorExit {
+		return res, err
+	}
+	r.mu.Lock()
+	r.jsonRefused = true
+	r.mu.Unlock()
+	return r.run(ctx, timeout, plain)
 }
 
-// exitCode is the child's exit status, or 128+N when signal N killed it.
-func exitCode(state *os.ProcessState) int {
-	if status, ok := state.Sys().(syscall.WaitStatus); ok && status.Signaled() {
-		return 128 + int(status.Signal())
-	}
-	return state.ExitCode()
-}
-
-// lookPath resolves the executable as the child's own environment would. With Env set,
-// a bare name is searched in Env's PATH (its absolute directories only: like
-// exec.LookPath, never relative to the working directory); otherwise exec.LookPath does
-// the work.
-func (r *Runner) lookPath() (string, error) {
-	if r.env == nil || strings.Contains(r.bin, "/") {
-		return exec.LookPath(r.bin)
-	}
-	pathList := envValue(r.env, "PATH")
-	for _, dir := range filepath.SplitList(pathList) {
-		if !filepath.IsAbs(dir) {
-			continue
-		}
-		if path, err := exec.LookPath(filepath.Join(dir, r.bin)); err == nil {
-			return path, nil
-		}
-	}
-	return "", fmt.Errorf("not in PATH %q of Config.Env", pathList)
-}
-
-// envValue returns the value of key in env; the last entry wins, as for exec.Cmd.
-func envValue(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
-			return v
+// jsonOutput reports whether sky is known to take `-o json`, asking its version once.
+func (r *Runner) jsonOutput(ctx context.Context) bool {
+	r.mu.Lock()
+	read := r.versionRead
+	r.mu.Unlock()
+	if !read {
+		_, err, _ := r.versionOnce.Do("version", func() (any, error) { return r.Version(ctx) })
+		if err != nil {
+			return false
 		}
 	}
-	return ""
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.version.HasJSONOutput() && !r.jsonRefused
+}
+
+// firstLines quotes the start of an output in an error message.
+func firstLines(s string) string {
+	lines := core.CleanLines(s)
+	s = strings.Join(lines[:min(len(lines), 3)], " | ")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
 }

@@ -1,229 +1,362 @@
 package skyexec
 
 import (
-	"encoding/json"
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/skygate/skygate/core"
 )
 
-// The files of one supervised run, in its folder under the ops dir.
+// File descriptors a supervisor inherits from Start for its start-up handshake.
 const (
-	specFile   = "spec.json" // what to run: written by the service before the supervisor starts
-	outputFile = "output"    // sky's stdout and stderr as they came, appended
-	stderrFile = "stderr"    // sky's stderr alone, for the error sentence
-	pidFile    = "pid"       // the supervisor's pid and start time
-	exitFile   = "exit"      // how sky ended: written once, when it has
+	goFD    = 3 // read end: "go\n" lets sky start; end of file without it means do not
+	readyFD = 4 // write end: "ok\n" once the identity is recorded, or "error: ...\n"
 )
 
-// runSpec is what a supervisor runs.
-type runSpec struct {
-	Argv      []string      `json:"argv"`
-	Timeout   time.Duration `json:"timeout"`
-	KillGrace time.Duration `json:"kill_grace"`
-}
+// maxPendingLine bounds how much of an unfinished line a supervisor holds back before it
+// writes it to the log anyway, so that one stream's lines stay whole in the log.
+const maxPendingLine = 64 << 10
 
-// exitRecord is how sky ended.
-type exitRecord struct {
-	// Code is sky's exit status, 128+N when signal N ended it, -1 when it never started.
-	Code int `json:"code"`
-	// Reason is set when the supervisor ended sky or could not start it: "timeout",
-	// "cancelled" or "start: <error>".
-	Reason string `json:"reason,omitempty"`
-}
-
-// Supervise is the `skygate supervise DIR` subcommand: it runs the sky command of DIR's
-// spec in its own process group, appends its output to DIR/output (stderr also to
-// DIR/stderr), enforces the timeout, and writes DIR/exit when sky has ended. SIGTERM or
-// SIGINT ends sky: SIGTERM to its process group, SIGKILL after the grace period. It is
-// started in a session of its own, so it and sky outlive the service that started them.
+// Supervise is the supervisor of one sky run: `skygate supervise OPDIR`, started by
+// Runner.Start in its own session with its standard streams on the null device. It
+// returns the process exit code.
+//
+// It records its identity (pid and start time) in OPDIR, tells Start it is ready and
+// waits for Start's go-ahead: when Start dies or gives up first, nothing runs and OPDIR
+// is removed. Then it
+// starts sky (argv only, its own process group, stdin from the null device), appends
+// sky's stdout and stderr as they come to OPDIR/output, each stream's lines kept whole,
+// and enforces the run's timeout. SIGTERM (Runner.Cancel) or the timeout sends SIGTERM to
+// sky's process group and SIGKILL after the kill grace. The supervisor is a child
+// subreaper, so sky's orphaned descendants are reaped and counted. Once sky has exited
+// (and, after a cancel or a timeout, its whole group is gone) and its output is read, it
+// writes OPDIR/exit atomically.
 func Supervise(args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: skygate supervise DIR")
+	if len(args) != 1 || !filepath.IsAbs(args[0]) {
+		fmt.Fprintln(os.Stderr, "usage: skygate supervise OPDIR (an absolute path)")
 		return 2
 	}
-	if err := supervise(args[0]); err != nil {
-		fmt.Fprintln(os.Stderr, "skygate supervise:", err)
-		return 1
-	}
-	return 0
-}
-
-func supervise(dir string) error {
 	// Signals first: a cancel that comes at once must not be missed.
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
-	raw, err := os.ReadFile(filepath.Join(dir, specFile))
-	if err != nil {
-		return err
-	}
-	var spec runSpec
-	if err := json.Unmarshal(raw, &spec); err != nil || len(spec.Argv) == 0 {
-		return fmt.Errorf("reading %s: %v", specFile, err)
-	}
-	start, err := processStartTime(os.Getpid())
-	if err != nil {
-		return err
-	}
-	if err := writeAtomic(dir, pidFile, fmt.Sprintf("%d %d\n", os.Getpid(), start)); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(filepath.Join(dir, outputFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	errOut, err := os.OpenFile(filepath.Join(dir, stderrFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer errOut.Close()
-	rec := runSky(spec, signals, out, errOut)
-	data, _ := json.Marshal(rec)
-	return writeAtomic(dir, exitFile, string(data)+"\n")
-}
+	syscall.CloseOnExec(goFD)
+	syscall.CloseOnExec(readyFD)
+	goAhead, ready := os.NewFile(goFD, "go"), os.NewFile(readyFD, "ready")
 
-// runSky runs sky to its end and says how it ended.
-func runSky(spec runSpec, signals <-chan os.Signal, out, errOut io.Writer) exitRecord {
-	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
-	// One writer at a time into the shared output, so chunks of the two streams never mix.
-	var mu sync.Mutex
-	cmd.Stdout = lockedWriter{&mu, out}
-	cmd.Stderr = lockedWriter{&mu, io.MultiWriter(out, errOut)}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = spec.KillGrace
-	if err := cmd.Start(); err != nil {
-		return exitRecord{Code: -1, Reason: "start: " + err.Error()}
+	s, err := newSupervisor(args[0])
+	if err != nil {
+		fmt.Fprintf(ready, "error: %v\n", err)
+		ready.Close()
+		return 1
 	}
-	done := make(chan struct{})
-	var waitErr error
+	if _, err := ready.WriteString("ok\n"); err != nil {
+		// Start is gone before it heard from the supervisor: nothing may run.
+		_ = os.RemoveAll(s.dir)
+		return 1
+	}
+	ready.Close()
+
+	started := make(chan bool, 1)
 	go func() {
-		waitErr = cmd.Wait()
-		close(done)
+		line, _ := bufio.NewReader(goAhead).ReadString('\n')
+		started <- line == "go\n"
 	}()
-	timeout := time.NewTimer(spec.Timeout)
-	defer timeout.Stop()
-	reason := ""
 	select {
-	case <-done:
-	case <-timeout.C:
-		reason = "timeout"
-	case <-signals:
-		reason = "cancelled"
-	}
-	if reason != "" {
-		pgid := cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(spec.KillGrace):
+	case ok := <-started:
+		goAhead.Close()
+		if !ok {
+			// Start gave up, or died, before the go-ahead: sky never ran, and the run's
+			// directory goes, so that the key names no run.
+			_ = os.RemoveAll(s.dir)
+			return 1
 		}
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-done
+	case <-signals:
+		// Cancelled before sky started.
+		return s.finish(exitRecord{ExitCode: -1, Cancelled: true})
 	}
-	_ = waitErr
-	return exitRecord{Code: exitCode(cmd.ProcessState), Reason: reason}
+	return s.finish(s.run(signals))
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
+// supervisor is the state of one supervised run.
+type supervisor struct {
+	dir  string
+	spec runSpec
 }
 
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	// Never fail: sky must not be cut off from its output.
-	_, _ = l.w.Write(p)
-	return len(p), nil
-}
-
-// writeAtomic replaces dir/name with content: temp file, fsync, rename.
-func writeAtomic(dir, name, content string) error {
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+func newSupervisor(dir string) (*supervisor, error) {
+	s := &supervisor{dir: dir}
+	ok, err := readJSON(filepath.Join(dir, specFile), &s.spec)
+	if err == nil && (!ok || len(s.spec.Argv) < 2) {
+		err = errors.New("no run spec")
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(content); err != nil {
-		tmp.Close()
-		return err
+	if err := becomeSubreaper(); err != nil {
+		return nil, fmt.Errorf("becoming a subreaper: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	start, ok := processStart(os.Getpid())
+	if !ok {
+		return nil, errors.New("cannot read this process's start time")
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	if err := writeJSONAtomic(filepath.Join(dir, identityFile), processID{PID: os.Getpid(), Start: start}); err != nil {
+		return nil, err
 	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, name))
+	return s, nil
 }
 
-// processStartTime is when process pid started, in clock ticks since boot (field 22 of
-// /proc/PID/stat): with the pid, it names one process for ever, where a pid alone is
-// reused.
-func processStartTime(pid int) (uint64, error) {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// finish writes the exit record and returns the supervisor's exit code.
+func (s *supervisor) finish(rec exitRecord) int {
+	rec.Ended = time.Now().UTC()
+	if err := writeJSONAtomic(filepath.Join(s.dir, exitFile), rec); err != nil {
+		return 1
+	}
+	if d, err := os.Open(s.dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return 0
+}
+
+// run starts sky and supervises it until it has ended.
+func (s *supervisor) run(signals <-chan os.Signal) exitRecord {
+	log, err := os.OpenFile(filepath.Join(s.dir, outputFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return 0, err
+		return exitRecord{ExitCode: -1, StartError: err.Error()}
 	}
-	// The command name (field 2) is in parentheses and may hold spaces or ')'.
-	end := strings.LastIndexByte(string(raw), ')')
-	if end < 0 {
-		return 0, errors.New("unreadable /proc stat")
-	}
-	fields := strings.Fields(string(raw[end+1:]))
-	// fields[0] is field 3 (state), so field 22 is fields[19].
-	if len(fields) < 20 {
-		return 0, errors.New("short /proc stat")
-	}
-	return strconv.ParseUint(fields[19], 10, 64)
-}
-
-// supervisorAlive reports whether the supervisor recorded in dir still runs: the pid in
-// its pid file names a live process with the recorded start time.
-func supervisorAlive(dir string) bool {
-	raw, err := os.ReadFile(filepath.Join(dir, pidFile))
+	defer log.Close()
+	sky, err := startSky(s.spec.Argv)
 	if err != nil {
-		return false
+		return exitRecord{ExitCode: -1, StartError: err.Error(), NotFound: errors.Is(err, fs.ErrNotExist)}
 	}
-	var pid int
-	var start uint64
-	if _, err := fmt.Sscanf(string(raw), "%d %d", &pid, &start); err != nil || pid <= 0 {
-		return false
+	if start, ok := processStart(sky.pid); ok {
+		_ = writeJSONAtomic(filepath.Join(s.dir, skyIdentityFile), processID{PID: sky.pid, Start: start})
 	}
-	now, err := processStartTime(pid)
-	return err == nil && now == start && !isZombie(pid)
+
+	out := &logWriter{f: log, max: s.spec.MaxLogBytes}
+	var stdoutTail, stderrTail tailBuffer
+	var pumps sync.WaitGroup
+	pumps.Add(2)
+	go func() { defer pumps.Done(); pump(sky.stdout, out, &stdoutTail) }()
+	go func() { defer pumps.Done(); pump(sky.stderr, out, &stderrTail) }()
+
+	reaped := make(chan syscall.WaitStatus, 1)
+	stopReaping := make(chan struct{})
+	defer close(stopReaping)
+	go reap(sky.pid, reaped, stopReaping)
+
+	rec := exitRecord{}
+	timeout := time.NewTimer(s.spec.Timeout)
+	defer timeout.Stop()
+	var killAt <-chan time.Time
+	var killDeadline time.Time
+	terminate := func() {
+		if killAt == nil {
+			_ = syscall.Kill(-sky.pid, syscall.SIGTERM)
+			killDeadline = time.Now().Add(s.spec.KillGrace)
+			killAt = time.After(s.spec.KillGrace)
+		}
+	}
+	var status syscall.WaitStatus
+wait:
+	for {
+		select {
+		case status = <-reaped:
+			break wait
+		case <-signals:
+			rec.Cancelled = true
+			terminate()
+		case <-timeout.C:
+			rec.TimedOut = true
+			terminate()
+		case <-killAt:
+			_ = syscall.Kill(-sky.pid, syscall.SIGKILL)
+		}
+	}
+	if killAt != nil {
+		// A cancelled or timed-out run is over only when sky's whole group is gone.
+		waitGroupGone(sky.pid, killDeadline, s.spec.KillGrace)
+	}
+	// A descendant outside the group (or one left by a run that ended by itself) may hold
+	// the pipes open: the output is drained for at most the kill grace.
+	drained := make(chan struct{})
+	go func() { pumps.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(s.spec.KillGrace):
+		sky.stdout.Close()
+		sky.stderr.Close()
+		<-drained
+	}
+	out.flush()
+
+	if status.Signaled() {
+		rec.ExitCode, rec.Signal = -1, int(status.Signal())
+	} else {
+		rec.ExitCode = status.ExitStatus()
+	}
+	exitFailed := (rec.ExitCode != 0 || rec.Signal != 0) && !rec.Cancelled && !rec.TimedOut
+	rec.Message = core.RunMessage(stderrTail.String(), stdoutTail.String(), exitFailed)
+	if rec.Message == "" && rec.TimedOut {
+		rec.Message = fmt.Sprintf("%s timed out after %s", commandName(s.spec.Argv), s.spec.Timeout)
+	}
+	return rec
 }
 
-// isZombie reports whether pid has ended but is not yet reaped.
-func isZombie(pid int) bool {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// skyProcess is a started sky with the read ends of its output pipes.
+type skyProcess struct {
+	pid            int
+	stdout, stderr *os.File
+}
+
+// startSky starts argv in its own process group with stdin from the null device and
+// this process's environment. It is reaped by reap, never by os.Process.Wait.
+func startSky(argv []string) (*skyProcess, error) {
+	null, err := os.Open(os.DevNull)
 	if err != nil {
-		return true
+		return nil, err
 	}
-	end := strings.LastIndexByte(string(raw), ')')
-	fields := strings.Fields(string(raw[end+1:]))
-	return len(fields) > 0 && (fields[0] == "Z" || fields[0] == "X")
+	defer null.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	proc, err := os.StartProcess(argv[0], argv, &os.ProcAttr{
+		Files: []*os.File{null, outW, errW},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, err
+	}
+	pid := proc.Pid
+	_ = proc.Release()
+	return &skyProcess{pid: pid, stdout: outR, stderr: errR}, nil
 }
 
-// supervisorPid is the pid recorded in dir, when its process is still the supervisor.
-func supervisorPid(dir string) (int, bool) {
-	if !supervisorAlive(dir) {
-		return 0, false
+// reap waits for every child of this process (sky, and the descendants it orphans, which
+// a subreaper inherits), and sends sky's status once it has exited.
+func reap(skyPID int, sky chan<- syscall.WaitStatus, stop <-chan struct{}) {
+	for {
+		var status syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &status, 0, nil)
+		switch {
+		case err == syscall.EINTR:
+		case err != nil:
+			// No child left for now; an orphan may still be handed over.
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		case pid == skyPID:
+			sky <- status
+		}
 	}
-	raw, _ := os.ReadFile(filepath.Join(dir, pidFile))
-	var pid int
-	_, err := fmt.Sscanf(string(raw), "%d", &pid)
-	return pid, err == nil
+}
+
+// waitGroupGone waits until process group pgid is empty: SIGKILL goes to whatever is left
+// at killDeadline (again every grace), and it gives up one more grace after that.
+func waitGroupGone(pgid int, killDeadline time.Time, grace time.Duration) {
+	giveUp := killDeadline.Add(grace)
+	for syscall.Kill(-pgid, 0) == nil {
+		now := time.Now()
+		if now.After(giveUp) {
+			return
+		}
+		if now.After(killDeadline) {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// logWriter appends to a run's log, one whole write at a time, up to max bytes; past
+// that, one line says that the rest is not kept.
+type logWriter struct {
+	mu      sync.Mutex
+	f       *os.File
+	max     int64
+	written int64
+	full    bool
+}
+
+func (w *logWriter) write(chunks ...[]byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range chunks {
+		if w.full {
+			return
+		}
+		if w.max > 0 && w.written+int64(len(p)) > w.max {
+			w.full = true
+			_, _ = fmt.Fprintf(w.f, "\nskygate: the output beyond %d bytes is not kept\n", w.max)
+			return
+		}
+		n, _ := w.f.Write(p)
+		w.written += int64(n)
+	}
+}
+
+func (w *logWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_ = w.f.Sync()
+}
+
+// pump copies one output stream of sky to the log, holding back an unfinished line (up
+// to maxPendingLine) so that the other stream cannot cut into it, and keeps the
+// stream's tail.
+func pump(r *os.File, log *logWriter, tail *tailBuffer) {
+	defer r.Close()
+	buf := make([]byte, 32<<10)
+	var pending []byte
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			tail.write(chunk)
+			if end := bytes.LastIndexAny(chunk, "\r\n"); end >= 0 {
+				log.write(pending, chunk[:end+1])
+				pending = append(pending[:0], chunk[end+1:]...)
+			} else if pending = append(pending, chunk...); len(pending) >= maxPendingLine {
+				log.write(pending)
+				pending = pending[:0]
+			}
+		}
+		if err != nil {
+			if len(pending) > 0 {
+				log.write(pending)
+			}
+			return
+		}
+	}
+}
+
+// commandName is "sky launch" for argv [path, "launch", ...].
+func commandName(argv []string) string {
+	if len(argv) < 2 {
+		return "sky"
+	}
+	return "sky " + strings.TrimSpace(argv[1])
 }

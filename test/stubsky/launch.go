@@ -519,7 +519,7 @@ func (s *session) handleLaunchSignals() (stop func()) {
 				outln(ansiReset)
 			}
 			errln("Aborted!")
-			os.Exit(1)
+			exit(1)
 		case <-done:
 		}
 	}()

@@ -14,10 +14,19 @@
 //	SKYSTUB_DELAY_MS  pause between launch/start output lines (default 300)
 //	SKYSTUB_HOME      state directory (default $HOME/.sky-stub)
 //	SKYSTUB_LOG       optional file; one JSON argv array is appended per run
+//	SKYSTUB_PROCLOG   optional file; a JSON record is appended when a process starts and
+//	                  when it ends (see procRecord), so tests can count processes and
+//	                  how many ran at once
 //	FORCE_COLOR       when set, launch draws a `\r` spinner line like on a TTY
 //
 // A file SKYSTUB_HOME/scenarios/NAME holding a scenario name sets the scenario of the
-// commands about cluster NAME, overriding SKYSTUB_SCENARIO; tests change it at any time.
+// commands about cluster NAME (launch -c NAME; stop, start or down whose first cluster is
+// NAME), overriding SKYSTUB_SCENARIO, delays of slow included; tests change it at any
+// time, and each command reads it when it starts. An empty file counts as none (it is
+// being rewritten); an unknown name in it is an error.
+//
+// Cluster state lives in SKYSTUB_HOME/state.json, read and written under an flock, so
+// any number of invocations about any number of clusters may run at once.
 //
 // Scenarios: success; quota (zero-quota provisioning failure, exit 1);
 // no_credentials (every cloud disabled, launch raises NoCloudAccessError);
@@ -30,7 +39,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,21 +73,34 @@ var knownScenarios = []string{
 type config struct {
 	version    version
 	scenario   string
-	clouds     []string // canonical lower-case names, e.g. "aws"
-	delay      time.Duration
+	clouds     []string      // canonical lower-case names, e.g. "aws"
+	delay      time.Duration // the pause between output lines, after the scenario's factor
+	baseDelay  time.Duration // SKYSTUB_DELAY_MS
 	home       string
 	forceColor bool
+}
+
+// withScenario returns cfg with another scenario, and the delay that goes with it.
+func (cfg *config) withScenario(scenario string) *config {
+	c := *cfg
+	c.scenario = scenario
+	c.delay = c.baseDelay
+	if scenario == scenarioSlow {
+		c.delay *= 10
+	}
+	return &c
 }
 
 func main() {
 	args := os.Args[1:]
 	logInvocation(os.Getenv("SKYSTUB_LOG"), args)
+	startProcessRecord(os.Getenv("SKYSTUB_PROCLOG"), args)
 	cfg, err := loadConfig()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stubsky: %v\n", err)
-		os.Exit(1)
+		exit(1)
 	}
-	os.Exit(run(cfg, args))
+	exit(run(cfg, args))
 }
 
 func loadConfig() (*config, error) {
@@ -94,10 +118,6 @@ func loadConfig() (*config, error) {
 	if err != nil || delayMS < 0 {
 		return nil, fmt.Errorf("invalid SKYSTUB_DELAY_MS %q", os.Getenv("SKYSTUB_DELAY_MS"))
 	}
-	delay := time.Duration(delayMS) * time.Millisecond
-	if scenario == scenarioSlow {
-		delay *= 10
-	}
 	var clouds []string
 	for _, c := range strings.Split(envOr("SKYSTUB_CLOUDS", "aws,gcp"), ",") {
 		if c = canonicalCloud(strings.TrimSpace(c)); c != "" {
@@ -112,14 +132,14 @@ func loadConfig() (*config, error) {
 		}
 		home = filepath.Join(userHome, ".sky-stub")
 	}
-	return &config{
+	cfg := &config{
 		version:    v,
-		scenario:   scenario,
 		clouds:     clouds,
-		delay:      delay,
+		baseDelay:  time.Duration(delayMS) * time.Millisecond,
 		home:       home,
 		forceColor: os.Getenv("FORCE_COLOR") != "",
-	}, nil
+	}
+	return cfg.withScenario(scenario), nil
 }
 
 // run dispatches one invocation and returns the process exit code.
@@ -157,16 +177,12 @@ func run(cfg *config, args []string) int {
 		fmt.Print(spec.usage + "\n")
 		return 0
 	}
-	if scenario, ok := clusterScenario(cfg.home, inv); ok && scenario != cfg.scenario {
-		c := *cfg
-		if cfg.scenario == scenarioSlow {
-			c.delay /= 10
-		}
-		if scenario == scenarioSlow {
-			c.delay *= 10
-		}
-		c.scenario = scenario
-		cfg = &c
+	scenario, ok, err := clusterScenario(cfg.home, inv)
+	if err != nil {
+		return internalError(err)
+	}
+	if ok {
+		cfg = cfg.withScenario(scenario)
 	}
 	s := &session{cfg: cfg, argv: args}
 	return s.handler(cmd)(inv)
@@ -175,25 +191,32 @@ func run(cfg *config, args []string) int {
 // clusterScenario is the scenario set for the cluster an invocation names (-c NAME, or
 // its first NAME argument) in SKYSTUB_HOME/scenarios/NAME, which tests may change at any
 // time; it overrides SKYSTUB_SCENARIO for that cluster.
-func clusterScenario(home string, inv *invocation) (string, bool) {
+// An unknown scenario name in the file is an error of the stub, as in SKYSTUB_SCENARIO.
+func clusterScenario(home string, inv *invocation) (string, bool, error) {
 	name := inv.value("cluster")
 	if name == "" && len(inv.args) > 0 {
 		name = inv.args[0]
 	}
 	if name == "" || strings.ContainsAny(name, "/\x00") {
-		return "", false
+		return "", false, nil
 	}
-	raw, err := os.ReadFile(filepath.Join(home, "scenarios", name))
+	path := filepath.Join(home, "scenarios", name)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
 	if err != nil {
-		return "", false
+		return "", false, err
 	}
 	scenario := strings.TrimSpace(string(raw))
-	for _, known := range knownScenarios {
-		if scenario == known {
-			return scenario, true
-		}
+	if scenario == "" {
+		// Empty: a test is just rewriting the file (os.WriteFile truncates first).
+		return "", false, nil
 	}
-	return "", false
+	if !contains(knownScenarios, scenario) {
+		return "", false, fmt.Errorf("unknown scenario %q in %s (known: %s)", scenario, path, strings.Join(knownScenarios, ", "))
+	}
+	return scenario, true, nil
 }
 
 // handler returns the implementation of a command listed in commandSpecs.

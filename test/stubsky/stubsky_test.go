@@ -641,20 +641,3 @@ func TestLaunchAcceptsAutostopFlags(t *testing.T) {
 		t.Fatalf("launch with -i and --down: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
-
-func TestScenarioPerCluster(t *testing.T) {
-	home := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(home, "scenarios"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(home, "scenarios", "bad"), []byte("quota\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	inv := &invocation{values: map[string]string{"cluster": "bad"}}
-	if s, ok := clusterScenario(home, inv); !ok || s != "quota" {
-		t.Fatalf("scenario of bad = %q %v", s, ok)
-	}
-	if _, ok := clusterScenario(home, &invocation{values: map[string]string{}, args: []string{"good"}}); ok {
-		t.Fatal("a cluster without a scenario file has one")
-	}
-}

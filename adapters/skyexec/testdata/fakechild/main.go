@@ -20,7 +20,10 @@
 //	closeready      (the grandchild's step) tell the parent that it is ready
 //
 // Called any other way (as sky would be), it prints its arguments as a JSON array on
-// stdout and exits 0, or hangs when FAKECHILD_HANG is set.
+// stdout and exits 0, or hangs when FAKECHILD_HANG is set. Then FAKECHILD_VERSION makes
+// `--version` print "skypilot, version V", and FAKECHILD_REFUSE_JSON makes any command
+// with "-o" a click usage error (exit 2), as a sky without `-o json` answers.
+// FAKECHILD_LOG names a file to which every call appends its arguments as a JSON array.
 package main
 
 import (
@@ -31,6 +34,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +56,23 @@ func main() {
 }
 
 func echoArgs(args []string) {
+	if path := os.Getenv("FAKECHILD_LOG"); path != "" {
+		line, _ := json.Marshal(args)
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			os.Exit(96)
+		}
+		_, _ = f.Write(append(line, '\n'))
+		f.Close()
+	}
+	if v := os.Getenv("FAKECHILD_VERSION"); v != "" && len(args) == 1 && args[0] == "--version" {
+		fmt.Printf("skypilot, version %s\n", v)
+		return
+	}
+	if os.Getenv("FAKECHILD_REFUSE_JSON") != "" && slices.Contains(args, "-o") {
+		fmt.Fprintf(os.Stderr, "Usage: sky %s [OPTIONS]\nTry 'sky %s -h' for help.\n\nError: No such option: -o\n", args[0], args[0])
+		os.Exit(2)
+	}
 	if err := json.NewEncoder(os.Stdout).Encode(args); err != nil {
 		os.Exit(98)
 	}
