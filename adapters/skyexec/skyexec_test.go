@@ -210,7 +210,7 @@ func argvLog(t *testing.T, path string) [][]string {
 func TestNewFillsDefaults(t *testing.T) {
 	r := New(Config{Timeouts: Timeouts{Launch: time.Minute}, OpsDir: "relative/ops"})
 	self, _ := os.Executable()
-	if r.bin != "sky" || r.killGrace != 10*time.Second || r.env != nil || r.poll != 50*time.Millisecond ||
+	if r.bin != "sky" || r.killGrace != 10*time.Second || r.env != nil || r.poll != 10*time.Millisecond ||
 		r.maxLogBytes != 256<<20 || r.supervisorPath != self || !filepath.IsAbs(r.opsDir) {
 		t.Errorf("bin %q, killGrace %s, env %v, poll %s, max log %d, supervisor %q, ops dir %q",
 			r.bin, r.killGrace, r.env, r.poll, r.maxLogBytes, r.supervisorPath, r.opsDir)
