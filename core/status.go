@@ -42,18 +42,6 @@ func ParseStatusAll(stdout string) (map[string]SkyCluster, error) {
 	return nil, fmt.Errorf("unrecognised sky status output: %q", quoteOutput(lines))
 }
 
-// ParseStatusOf reads the output of one `sky status [NAME...]` run once and reports what it
-// says about each of names; every name is in the answer, Found=false when sky does not
-// list it. The error is non-nil only when the output is not status output at all.
-func ParseStatusOf(stdout string, names []string) (map[string]SkyCluster, error) {
-	all, err := ParseStatusAll(stdout)
-	out := make(map[string]SkyCluster, len(names))
-	for _, name := range names {
-		out[name] = all[name]
-	}
-	return out, err
-}
-
 // ---- Text normalisation shared by the parsers of sky output ----
 
 // logPrefixRE matches the logger prefix of pre-Oct-2024 output and of SKYPILOT_DEBUG runs:

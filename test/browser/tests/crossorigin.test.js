@@ -109,7 +109,9 @@ test('a page of another origin cannot launch', async (t) => {
     await page.goto(`${attacker.origin}/?target=${encodeURIComponent(sky.url)}`);
     await until(async () => (await page.title()).startsWith('sent'), { timeout: 20000, message: 'the attack page to send everything' });
 
-    // Each attempt reached skygate and was refused before any use case ran.
+    // Each attempt reached skygate and was refused before any use case ran. skygate
+    // writes its request log out in batches (every 100 ms), so wait for the lines.
+    await until(async () => sky.requests().filter((r) => r.method === 'POST').length >= 8, { timeout: 5000, message: 'the request log to show every attempt' }).catch(() => {});
     const posts = sky.requests().filter((r) => r.method === 'POST');
     assert.ok(posts.length >= 8, `the attempts reached skygate: ${JSON.stringify(posts)}`);
     for (const r of posts) assert.equal(r.status, 403, `${r.method} ${r.path} answered ${r.status}`);
