@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
@@ -36,7 +37,8 @@ func (s *Service) Status(ctx context.Context, name string, refresh bool) (core.C
 
 // Clusters lists every managed cluster, sorted by name: each that exists, and the
 // default cluster always. With refresh they are first reconciled with one
-// `sky status --refresh`.
+// `sky status --refresh`. The slice may be shared with other callers: it must not be
+// written to.
 func (s *Service) Clusters(ctx context.Context, refresh bool) ([]ClusterView, error) {
 	if refresh {
 		names, err := s.managedNames(ctx)
@@ -51,20 +53,40 @@ func (s *Service) Clusters(ctx context.Context, refresh bool) ([]ClusterView, er
 	if err != nil {
 		return nil, err
 	}
+	return s.listing.of(recs, s.cfg.DefaultCluster), nil
+}
+
+// fleetListing keeps the views of the store's last snapshot. A front end polls the
+// fleet listing every few seconds, and until a record changes the store hands out the
+// same snapshot, which never changes (ports.Store.Clusters): its views are the same too.
+type fleetListing struct {
+	mu       sync.Mutex
+	snapshot []core.Cluster
+	views    []ClusterView
+}
+
+// of returns the views of recs, shared with other callers: they must not be written to.
+func (l *fleetListing) of(recs []core.Cluster, defaultCluster string) []ClusterView {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.views != nil && len(recs) == len(l.snapshot) && (len(recs) == 0 || &recs[0] == &l.snapshot[0]) {
+		return l.views
+	}
 	views := make([]ClusterView, 0, len(recs)+1)
 	sawDefault := false
 	for _, r := range recs {
-		isDefault := r.Name == s.cfg.DefaultCluster
+		isDefault := r.Name == defaultCluster
 		sawDefault = sawDefault || isDefault
 		if r.Exists() || isDefault {
 			views = append(views, ClusterView{Cluster: r, Default: isDefault})
 		}
 	}
 	if !sawDefault {
-		views = append(views, ClusterView{Cluster: core.NoCluster(s.cfg.DefaultCluster), Default: true})
+		views = append(views, ClusterView{Cluster: core.NoCluster(defaultCluster), Default: true})
 		slices.SortFunc(views, func(a, b ClusterView) int { return strings.Compare(a.Name, b.Name) })
 	}
-	return views, nil
+	l.snapshot, l.views = recs, views
+	return views
 }
 
 // managedNames are the names sky is asked about: every cluster that exists, and the

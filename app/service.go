@@ -92,6 +92,8 @@ type Service struct {
 
 	slots *slots // bounds mutating sky runs over the fleet
 
+	listing fleetListing
+
 	flight   singleflight.Group // shares concurrent sky status and sky check runs
 	checkMu  sync.Mutex
 	checked  CheckInfo

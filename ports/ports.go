@@ -108,7 +108,10 @@ type EventFilter struct {
 
 // Store keeps every cluster's record and the event log durably.
 type Store interface {
-	// Clusters returns every saved record, sorted by name.
+	// Clusters returns every saved record, sorted by name. The slice is a snapshot that
+	// never changes once returned, and may be shared with other callers until a record
+	// changes (a fleet listing is read far more often than a record changes): the caller
+	// must not write to it.
 	Clusters(ctx context.Context) ([]core.Cluster, error)
 	// Load returns the saved record of name, or core.NoCluster(name) when none was saved.
 	Load(ctx context.Context, name string) (core.Cluster, error)

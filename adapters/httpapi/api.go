@@ -64,8 +64,8 @@ type Options struct {
 	Version string
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
-	// Instrument, when set, wraps every route (request metrics).
-	Instrument func(http.Handler) http.Handler
+	// ObserveRequest, when set, is told of every answered request (request metrics).
+	ObserveRequest func(r *http.Request, status int, elapsed time.Duration)
 }
 
 const eventsPath = "/cluster/events"
@@ -81,10 +81,7 @@ func New(uc UseCases, opts Options) http.Handler {
 		opts.KeepAlive = 15 * time.Second
 	}
 	router := chi.NewRouter()
-	router.Use(recordRequest, recoverPanics(opts.Logger), logRequests(opts.Logger))
-	if opts.Instrument != nil {
-		router.Use(opts.Instrument)
-	}
+	router.Use(observeRequests(opts.Logger, opts.ObserveRequest), recoverPanics(opts.Logger))
 	// CORS comes before every refusal, so a front end can read why it was refused.
 	if len(opts.CORSOrigins) > 0 {
 		router.Use(corsFor(opts.CORSOrigins))
@@ -124,7 +121,7 @@ func config(version string) huma.Config {
 	cfg.Info.Description = "Drives one cloud cluster through the SkyPilot CLI: launch, stop, start, destroy, status, credential check, and live progress over Server-Sent Events. Every JSON answer is a ResultEnvelope."
 	cfg.CreateHooks = nil // no $schema links in bodies
 	cfg.SchemasPath = ""  // served by serveSchemas, which knows a 404
-	cfg.Formats = map[string]huma.Format{"application/json": huma.DefaultJSONFormat, "json": huma.DefaultJSONFormat}
+	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "Required on /cluster/*, /clusters/*, /events and /metrics when skygate runs with a token. Event streams also accept ?access_token=."},
 	}
@@ -134,6 +131,7 @@ func config(version string) huma.Config {
 var bearer = []map[string][]string{{"bearer": {}}}
 
 func register(api huma.API, uc UseCases, opts Options) {
+	statuses := &statusCache{}
 	lifecycle := func(id, path, summary string, errs []int, call func(ctx context.Context) (app.Accepted, error)) {
 		huma.Register(api, huma.Operation{
 			OperationID: id, Method: http.MethodPost, Path: path, Summary: summary, Tags: []string{"cluster"},
@@ -166,7 +164,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 		if err != nil {
 			return nil, fail(ctx, err)
 		}
-		return &statusOutput{Body: success(ctx, statusResult(rec))}, nil
+		return statusAnswer(ctx, statuses, rec)
 	})
 
 	huma.Register(api, huma.Operation{
@@ -202,7 +200,7 @@ func register(api huma.API, uc UseCases, opts Options) {
 	}, func(ctx context.Context, in *eventsInput, _ sse.Sender) {
 		openStream(ctx, uc, uc.DefaultCluster(), false, &in.StreamParams, opts)
 	})
-	registerFleet(api, uc, opts)
+	registerFleet(api, uc, opts, statuses)
 	tidySchemas(api.OpenAPI())
 	documentRefusals(api.OpenAPI())
 }

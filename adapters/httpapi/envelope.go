@@ -26,6 +26,9 @@ type Envelope[T any] struct {
 	Result *T     `json:"result"`
 	Errors Null   `json:"errors" doc:"Always null on success."`
 	Meta   Meta   `json:"meta"`
+	// encodedResult, when set, is the JSON of the result, which Result then need not
+	// hold: an answer that many requests share is encoded once (see listCache).
+	encodedResult []byte
 }
 
 // Null is a JSON null, documented as the type null: the result of an error envelope.
@@ -59,6 +62,7 @@ func (e *ErrorEnvelope) GetStatus() int { return e.status }
 
 // requestInfo is what the outermost middleware records for the envelope's meta.
 type requestInfo struct {
+	id    string
 	start time.Time
 	path  string
 	w     http.ResponseWriter // the writer the API writes to, for the event stream
@@ -86,6 +90,11 @@ func metaFor(ctx context.Context) Meta {
 // success wraps a result in the envelope.
 func success[T any](ctx context.Context, result T) Envelope[T] {
 	return Envelope[T]{Status: "success", Result: &result, Meta: metaFor(ctx)}
+}
+
+// successEncoded wraps the JSON of a result of type T in the envelope.
+func successEncoded[T any](ctx context.Context, result []byte) Envelope[T] {
+	return Envelope[T]{Status: "success", encodedResult: result, Meta: metaFor(ctx)}
 }
 
 // newErrorEnvelope builds an error answer. Huma's detail errors carry a location such as

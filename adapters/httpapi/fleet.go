@@ -36,7 +36,8 @@ type fleetEventsInput struct {
 
 type clustersOutput struct{ Body Envelope[[]ClusterRecord] }
 
-func registerFleet(api huma.API, uc UseCases, opts Options) {
+func registerFleet(api huma.API, uc UseCases, opts Options, statuses *statusCache) {
+	listing := &listCache{}
 	huma.Register(api, huma.Operation{
 		OperationID: "listClusters", Method: http.MethodGet, Path: "/clusters", Tags: []string{"fleet"},
 		Summary:     "Every managed cluster",
@@ -47,11 +48,11 @@ func registerFleet(api huma.API, uc UseCases, opts Options) {
 		if err != nil {
 			return nil, fail(ctx, err)
 		}
-		records := make([]ClusterRecord, len(views))
-		for i, v := range views {
-			records[i] = clusterRecord(v)
+		records, err := listing.encode(views)
+		if err != nil {
+			return nil, err
 		}
-		return &clustersOutput{Body: success(ctx, records)}, nil
+		return &clustersOutput{Body: successEncoded[[]ClusterRecord](ctx, records)}, nil
 	})
 
 	huma.Register(api, huma.Operation{
@@ -89,7 +90,7 @@ func registerFleet(api huma.API, uc UseCases, opts Options) {
 		if err != nil {
 			return nil, fail(ctx, err)
 		}
-		return &statusOutput{Body: success(ctx, statusResult(rec))}, nil
+		return statusAnswer(ctx, statuses, rec)
 	})
 
 	fleetEvents := map[string]any{

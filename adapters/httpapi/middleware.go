@@ -16,17 +16,34 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// recordRequest notes the start time and path for the envelope's meta, and gives every
-// request an id of skygate's own: a client's X-Request-Id is never taken, so no client
-// can choose or forge what the log lines are keyed by.
-func recordRequest(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := newRequestID()
-		w.Header().Set("X-Request-Id", id)
-		ctx := context.WithValue(r.Context(), middleware.RequestIDKey, id)
-		ctx = context.WithValue(ctx, requestInfoKey{}, &requestInfo{start: time.Now(), path: r.URL.Path})
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
+// observeRequests is the outermost layer. It gives every request an id of skygate's own
+// (a client's X-Request-Id is never taken, so no client can choose or forge what the log
+// lines are keyed by), notes the start time and path for the envelope's meta, and once
+// the answer is written logs one line and hands it to observe (the request metrics).
+// One response wrapper and one context value serve all of that: this runs on every
+// request, and the status route is meant to cost little more than a bare server.
+func observeRequests(log zerolog.Logger, observe func(r *http.Request, status int, elapsed time.Duration)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			info := &requestInfo{id: newRequestID(), start: time.Now(), path: r.URL.Path}
+			w.Header()["X-Request-Id"] = []string{info.id}
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+			next.ServeHTTP(ww, r)
+			status := ww.Status()
+			if status == 0 {
+				status = http.StatusOK
+			}
+			elapsed := time.Since(info.start)
+			// The query string is left out: it may carry the access token.
+			log.Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
+				Float64("duration_ms", float64(elapsed.Microseconds())/1000).
+				Str("request_id", info.id).Msg("request")
+			if observe != nil {
+				observe(r, status, elapsed)
+			}
+		})
+	}
 }
 
 // requestIDPrefix tells this process's ids from those of earlier runs.
@@ -61,25 +78,6 @@ func recoverPanics(log zerolog.Logger) func(http.Handler) http.Handler {
 				}
 			}()
 			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-// logRequests logs one line per request. The query string is left out: it may carry the
-// access token.
-func logRequests(log zerolog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			start := time.Now()
-			next.ServeHTTP(ww, r)
-			status := ww.Status()
-			if status == 0 {
-				status = http.StatusOK
-			}
-			log.Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
-				Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
-				Str("request_id", middleware.GetReqID(r.Context())).Msg("request")
 		})
 	}
 }

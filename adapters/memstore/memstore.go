@@ -34,7 +34,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	closed  bool
-	records records.Set
+	records *records.Set
 	// history holds each cluster's newest events; a History's own last ID is that
 	// cluster's, lastID the store's.
 	history map[string]*core.History
@@ -48,7 +48,7 @@ func New(opts Options) *Store {
 	if opts.HistoryLimit <= 0 {
 		opts.HistoryLimit = DefaultHistoryLimit
 	}
-	return &Store{limit: opts.HistoryLimit, records: records.Set{}, history: map[string]*core.History{}}
+	return &Store{limit: opts.HistoryLimit, records: records.New(), history: map[string]*core.History{}}
 }
 
 // Clusters returns every saved record, sorted by name.
@@ -89,7 +89,7 @@ func (s *Store) Update(ctx context.Context, name string, fn func(core.Cluster) (
 	if record.Name != name {
 		return core.Cluster{}, nil, fmt.Errorf("memstore: update of cluster %q returned a record named %q", name, record.Name)
 	}
-	s.records[name] = record
+	s.records.Put(record)
 	events = slices.Clone(events)
 	for i := range events {
 		events[i].Cluster = name

@@ -9,10 +9,10 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,6 +41,7 @@ type Metrics struct {
 	reqDuration *prometheus.HistogramVec
 	skyRuns     *prometheus.CounterVec
 	skyDuration *prometheus.HistogramVec
+	byRequest   sync.Map // requestLabels → *requestInstruments
 }
 
 // New registers every metric, reading src at each scrape.
@@ -100,30 +101,45 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Middleware counts and times requests by chi's route pattern (never the raw path, so a
-// client cannot grow the label set); requests no route matched count as "unmatched".
-func (m *Metrics) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		next.ServeHTTP(ww, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
-		code := ww.Status()
-		if code == 0 {
-			code = http.StatusOK
-		}
-		method := r.Method
-		switch method {
-		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions:
-		default:
-			method = "other"
-		}
-		m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
-		m.reqDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
-	})
+// ObserveRequest counts and times one answered request by chi's route pattern (never
+// the raw path, so a client cannot grow the label set); requests no route matched count
+// as "unmatched". The HTTP adapter calls it once per request.
+func (m *Metrics) ObserveRequest(r *http.Request, code int, elapsed time.Duration) {
+	route := "unmatched"
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		route = rc.RoutePattern()
+	}
+	method := r.Method
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions:
+	default:
+		method = "other"
+	}
+	key := requestLabels{route: route, method: method, code: code}
+	inst, ok := m.byRequest.Load(key)
+	if !ok {
+		inst, _ = m.byRequest.LoadOrStore(key, &requestInstruments{
+			count:    m.requests.WithLabelValues(route, method, strconv.Itoa(code)),
+			duration: m.reqDuration.WithLabelValues(route, method),
+		})
+	}
+	i := inst.(*requestInstruments)
+	i.count.Inc()
+	i.duration.Observe(elapsed.Seconds())
+}
+
+// requestLabels are the labels of one request's metrics. Their set is bounded: route
+// patterns, five methods and the status codes the API writes.
+type requestLabels struct {
+	route, method string
+	code          int
+}
+
+// requestInstruments are the metrics of one requestLabels, looked up once: finding a
+// labelled child hashes its labels, which is not free on the status route.
+type requestInstruments struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // clusterCollector reports clusters by status at each scrape.

@@ -65,7 +65,14 @@ func TestMetrics(t *testing.T) {
 	}
 
 	router := chi.NewRouter()
-	router.Use(m.Middleware)
+	// The HTTP adapter calls ObserveRequest once an answer is written, inside chi's routing.
+	router.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			m.ObserveRequest(r, rec.Code, time.Millisecond)
+		})
+	})
 	router.Get("/clusters/{name}/status", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) })
 	for _, path := range []string{"/clusters/a/status", "/clusters/b/status", "/nope"} {
 		router.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))

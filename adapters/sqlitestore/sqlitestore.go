@@ -85,7 +85,7 @@ type Store struct {
 
 	mu      sync.RWMutex // guards closed and records
 	closed  bool
-	records records.Set
+	records *records.Set
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -115,7 +115,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		slack:   max(opts.HistoryLimit/4, 1),
 		lock:    lock,
 		kept:    map[string]int{},
-		records: records.Set{},
+		records: records.New(),
 	}
 	if err := s.open(opts.LegacyCluster); err != nil {
 		return nil, errors.Join(s.corrupt(err), s.release())
@@ -195,7 +195,7 @@ func (s *Store) loadRecords() error {
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
 			return fmt.Errorf("database %s is corrupt (left as it is): the record of cluster %q: %w", s.path, name, err)
 		}
-		s.records[name] = c
+		s.records.Put(c)
 	}
 	return rows.Err()
 }
@@ -274,7 +274,7 @@ func (s *Store) Update(ctx context.Context, name string, fn func(core.Cluster) (
 		return core.Cluster{}, nil, fmt.Errorf("save cluster %s in %s: %w", name, s.path, err)
 	}
 	s.mu.Lock()
-	s.records[name] = record
+	s.records.Put(record)
 	s.mu.Unlock()
 	return record, numbered, nil
 }

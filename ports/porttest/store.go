@@ -216,6 +216,23 @@ func Store(t *testing.T, open func(t *testing.T) ports.Store, reopen func(t *tes
 			launchedCluster("web-b", 1), launchedCluster("web-c", 1))
 	})
 
+	t.Run("ClustersSnapshotNeverChanges", func(t *testing.T) {
+		s := openStore(t)
+		mustUpdate(t, s, "a", setTo(launchedCluster("a", 1)))
+		mustUpdate(t, s, "c", setTo(launchedCluster("c", 1)))
+		before, err := s.Clusters(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := slices.Clone(before)
+		mustUpdate(t, s, "b", setTo(launchedCluster("b", 1)))
+		mustUpdate(t, s, "a", setTo(core.NoCluster("a")))
+		if !slices.Equal(before, kept) {
+			t.Fatalf("a listing handed out earlier changed with later updates: %+v, was %+v", before, kept)
+		}
+		wantClusters(t, s, core.NoCluster("a"), launchedCluster("b", 1), launchedCluster("c", 1))
+	})
+
 	t.Run("IDsAreGlobalAcrossClusters", func(t *testing.T) {
 		s := openStore(t)
 		_, a := mustUpdate(t, s, "a", setTo(launchedCluster("a", 1), progressEvents(1, 2)...))

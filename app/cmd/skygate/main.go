@@ -259,7 +259,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	// shutdown ends them through streams.
 	streams, endStreams := context.WithCancel(context.Background())
 	handler := httpapi.New(svc, httpapi.Options{Token: token, CORSOrigins: origins, Logger: log, Version: version, Done: streams.Done(),
-		Loopback: loopback, AllowedHosts: allowedHosts, MaxStreams: s.maxStreams, Metrics: meter.Handler(), Instrument: meter.Middleware})
+		Loopback: loopback, AllowedHosts: allowedHosts, MaxStreams: s.maxStreams, Metrics: meter.Handler(), ObserveRequest: meter.ObserveRequest})
 	server := newHTTPServer(handler)
 	server.RegisterOnShutdown(endStreams)
 
