@@ -131,7 +131,7 @@ func config(version string) huma.Config {
 var bearer = []map[string][]string{{"bearer": {}}}
 
 func register(api huma.API, uc UseCases, opts Options) {
-	statuses := &statusCache{}
+	statuses, frames := &statusCache{}, newStreamFrames()
 	lifecycle := func(id, path, summary string, errs []int, call func(ctx context.Context) (app.Accepted, error)) {
 		huma.Register(api, huma.Operation{
 			OperationID: id, Method: http.MethodPost, Path: path, Summary: summary, Tags: []string{"cluster"},
@@ -198,9 +198,9 @@ func register(api huma.API, uc UseCases, opts Options) {
 		string(core.EventError):    ErrorEventData{},
 		string(core.EventStatus):   StatusEventData{},
 	}, func(ctx context.Context, in *eventsInput, _ sse.Sender) {
-		openStream(ctx, uc, uc.DefaultCluster(), false, &in.StreamParams, opts)
+		openStream(ctx, uc, frames, uc.DefaultCluster(), false, &in.StreamParams, opts)
 	})
-	registerFleet(api, uc, opts, statuses)
+	registerFleet(api, uc, opts, statuses, frames)
 	tidySchemas(api.OpenAPI())
 	documentRefusals(api.OpenAPI())
 }

@@ -36,7 +36,7 @@ type fleetEventsInput struct {
 
 type clustersOutput struct{ Body Envelope[[]ClusterRecord] }
 
-func registerFleet(api huma.API, uc UseCases, opts Options, statuses *statusCache) {
+func registerFleet(api huma.API, uc UseCases, opts Options, statuses *statusCache, frames *streamFrames) {
 	listing := &listCache{}
 	huma.Register(api, huma.Operation{
 		OperationID: "listClusters", Method: http.MethodGet, Path: "/clusters", Tags: []string{"fleet"},
@@ -105,7 +105,7 @@ func registerFleet(api huma.API, uc UseCases, opts Options, statuses *statusCach
 		Description: streamDescription,
 		Security:    bearer, Errors: []int{401, 422, 500},
 	}, fleetEvents, func(ctx context.Context, in *fleetEventsInput, _ sse.Sender) {
-		openStream(ctx, uc, in.Name, true, &in.StreamParams, opts)
+		openStream(ctx, uc, frames, in.Name, true, &in.StreamParams, opts)
 	})
 	sse.Register(api, huma.Operation{
 		OperationID: "fleetEvents", Method: http.MethodGet, Path: "/events", Tags: []string{"fleet"},
@@ -113,7 +113,7 @@ func registerFleet(api huma.API, uc UseCases, opts Options, statuses *statusCach
 		Description: streamDescription + " Each event names its cluster; ids are global across the fleet.",
 		Security:    bearer, Errors: []int{401, 422, 500},
 	}, fleetEvents, func(ctx context.Context, in *eventsInput, _ sse.Sender) {
-		openStream(ctx, uc, "", true, &in.StreamParams, opts)
+		openStream(ctx, uc, frames, "", true, &in.StreamParams, opts)
 	})
 }
 

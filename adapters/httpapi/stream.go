@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2/sse"
@@ -28,7 +29,7 @@ const maxBatch = 64
 //
 // The stream holds its slot of the stream limit until its goroutine ends. A HEAD request
 // gets the headers only.
-func openStream(ctx context.Context, uc UseCases, cluster string, withCluster bool, in *StreamParams, opts Options) {
+func openStream(ctx context.Context, uc UseCases, frames *streamFrames, cluster string, withCluster bool, in *StreamParams, opts Options) {
 	slot := slotFrom(ctx)
 	if slot.head {
 		if w := infoFrom(ctx).w; w != nil {
@@ -69,9 +70,9 @@ func openStream(ctx context.Context, uc UseCases, cluster string, withCluster bo
 	}
 	// The server's read deadline (ReadTimeout) must not end a stream that outlives it.
 	_ = conn.SetReadDeadline(time.Time{})
-	s := &eventStream{conn: conn, sub: sub, keepAlive: opts.KeepAlive, done: opts.Done, data: eventData, release: slot.take()}
+	s := &eventStream{conn: conn, sub: sub, keepAlive: opts.KeepAlive, done: opts.Done, frames: frames.cluster, release: slot.take()}
 	if withCluster {
-		s.data = fleetEventData
+		s.frames = frames.fleet
 	}
 	if after != nil {
 		s.last = *after
@@ -102,10 +103,10 @@ type eventStream struct {
 	sub       ports.Subscription
 	keepAlive time.Duration
 	done      <-chan struct{}
-	data      func(core.Event) any // an event's data line
-	last      uint64               // the highest id sent
-	buf       bytes.Buffer         // frames not yet written
-	release   func()               // gives back the stream's slot; may be nil
+	frames    *frameCache  // the frames of events, shared by every stream of their shape
+	last      uint64       // the highest id sent
+	buf       bytes.Buffer // frames not yet written
+	release   func()       // gives back the stream's slot; may be nil
 }
 
 // run writes what is buffered, then live events and keep-alive comments, until the
@@ -177,18 +178,63 @@ func (s *eventStream) frame(ev *core.Event) {
 	if ev.ID <= s.last {
 		return
 	}
-	data, err := json.Marshal(s.data(*ev))
-	if err != nil {
+	frame := s.frames.frame(ev)
+	if frame == nil {
 		return
 	}
 	s.last = ev.ID
-	s.buf.WriteString("id: ")
-	s.buf.WriteString(strconv.FormatUint(ev.ID, 10))
-	s.buf.WriteString("\nevent: ")
-	s.buf.WriteString(string(ev.Type))
-	s.buf.WriteString("\ndata: ")
-	s.buf.Write(data)
-	s.buf.WriteString("\n\n")
+	s.buf.Write(frame)
+}
+
+// streamFrames are the frame caches of the two shapes of event data: the cluster
+// streams' and the fleet streams' (which name each event's cluster).
+type streamFrames struct {
+	cluster, fleet *frameCache
+}
+
+func newStreamFrames() *streamFrames {
+	return &streamFrames{cluster: &frameCache{data: eventData}, fleet: &frameCache{data: fleetEventData}}
+}
+
+// frameCache keeps the SSE frames of the latest events. Every subscriber of a cluster
+// is sent the same events, and a line printed to 1,000 subscribers was encoded 1,000
+// times. An id names one event for the life of the process (the store never issues an
+// id twice), so a slot that holds an id holds that event's frame.
+type frameCache struct {
+	data  func(core.Event) any // an event's data line
+	slots [frameCacheSlots]atomic.Pointer[cachedFrame]
+}
+
+// frameCacheSlots is how many of the latest events keep their frames; a stream further
+// behind than that encodes its own.
+const frameCacheSlots = 1024
+
+type cachedFrame struct {
+	id    uint64
+	frame []byte
+}
+
+// frame returns ev's frame (id, event and data lines), nil if its data cannot be
+// encoded. The bytes are shared and read-only.
+func (c *frameCache) frame(ev *core.Event) []byte {
+	slot := &c.slots[ev.ID%frameCacheSlots]
+	if f := slot.Load(); f != nil && f.id == ev.ID {
+		return f.frame
+	}
+	data, err := json.Marshal(c.data(*ev))
+	if err != nil {
+		return nil
+	}
+	frame := make([]byte, 0, len(data)+len(ev.Type)+40)
+	frame = append(frame, "id: "...)
+	frame = strconv.AppendUint(frame, ev.ID, 10)
+	frame = append(frame, "\nevent: "...)
+	frame = append(frame, ev.Type...)
+	frame = append(frame, "\ndata: "...)
+	frame = append(frame, data...)
+	frame = append(frame, "\n\n"...)
+	slot.Store(&cachedFrame{id: ev.ID, frame: frame})
+	return frame
 }
 
 // flush writes the buffered frames; a client that cannot take them within the write

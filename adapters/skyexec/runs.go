@@ -277,6 +277,12 @@ func (r *Runner) waitStarted(ctx context.Context, key ports.OperationKey) error 
 // follow streams the log of the run in dir from offset until the run has ended and its
 // log is read, and returns the outcome.
 func (r *Runner) follow(ctx context.Context, dir string, offset int64, onLine ports.LineFunc) (ports.RunOutcome, error) {
+	changed, unwatch := r.runs.watch(dir)
+	defer unwatch()
+	poll := r.poll
+	if changed != nil {
+		poll = max(r.poll, watchedPoll)
+	}
 	log, err := os.Open(filepath.Join(dir, outputFile))
 	if err != nil {
 		return ports.RunOutcome{}, ports.ErrNoOperation
@@ -286,7 +292,7 @@ func (r *Runner) follow(ctx context.Context, dir string, offset int64, onLine po
 	if err := t.prime(log); err != nil {
 		return ports.RunOutcome{}, core.Errorf(core.KindUpstream, core.KeySky, "reading the run's output: %v", err)
 	}
-	wait := time.NewTimer(r.poll)
+	wait := time.NewTimer(poll)
 	defer wait.Stop()
 	for {
 		if err := ctx.Err(); err != nil {
@@ -325,11 +331,12 @@ func (r *Runner) follow(ctx context.Context, dir string, offset int64, onLine po
 			}
 			return rec.outcome(), nil
 		}
-		wait.Reset(r.poll)
+		wait.Reset(poll)
 		select {
 		case <-ctx.Done():
 			return ports.RunOutcome{}, ctx.Err()
 		case <-wait.C:
+		case <-changed:
 		}
 	}
 }

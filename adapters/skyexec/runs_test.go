@@ -728,3 +728,28 @@ func TestCancelAndAttachOfUnknownRuns(t *testing.T) {
 		}
 	}
 }
+
+// A followed run is woken by its files changing: with a poll period far longer than the
+// test, lines and the end still arrive, and the watch is gone with the follower.
+func TestFollowerIsWokenByTheRunsFiles(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	ctx, _ := testContext(t, 20*time.Second)
+	r := newTestRunner(t, Config{PollInterval: time.Hour})
+	var rec lineRecorder
+	start := time.Now()
+	out, err := r.startRun(ctx, "c1.1", script("out:one\n", "sleep:100ms", "out:two\n", "sleep:100ms", "exit:0"), time.Minute, rec.onLine)
+	if err != nil || out != (ports.RunOutcome{}) {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	if got := rec.texts(t); !slices.Equal(got, []string{"one", "two"}) {
+		t.Errorf("lines %q", got)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the run took %v to follow", took)
+	}
+	r.runs.mu.Lock()
+	defer r.runs.mu.Unlock()
+	if r.runs.watcher != nil || len(r.runs.byDir) != 0 {
+		t.Errorf("a watch outlived its follower: %v", r.runs.byDir)
+	}
+}

@@ -85,6 +85,7 @@ type Runner struct {
 	opsDir         string
 	supervisorPath string
 	poll           time.Duration
+	runs           runWatch // wakes followers when their run's files change
 	maxLogBytes    int64
 	// supervisorStart bounds how long a supervisor may take to record its identity.
 	supervisorStart time.Duration
