@@ -19,6 +19,7 @@ import (
 	"github.com/skygate/skygate/app"
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
+	"github.com/skygate/skygate/ports/porttest"
 )
 
 var start = time.Date(2026, 2, 14, 12, 0, 0, 0, time.UTC)
@@ -472,10 +473,10 @@ func TestEventsOfTheOperationInFlightAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	if len(replay) == 0 {
-		t.Fatal("no replay of the operation in flight")
+	if len(replay.Events) == 0 || replay.More {
+		t.Fatalf("replay of the operation in flight: %+v", replay)
 	}
-	for _, ev := range replay {
+	for _, ev := range replay.Events {
 		if ev.OperationID != opID {
 			t.Fatalf("replay holds an event of another operation: %+v", ev)
 		}
@@ -487,8 +488,8 @@ func TestEventsOfTheOperationInFlightAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer aheadSub.Close()
-	if len(aheadReplay) != len(replay) {
-		t.Fatalf("an id never issued replayed %d events, want the %d of the operation in flight", len(aheadReplay), len(replay))
+	if len(aheadReplay.Events) != len(replay.Events) || aheadReplay.More {
+		t.Fatalf("an id never issued replayed %d events (more: %v), want the %d of the operation in flight", len(aheadReplay.Events), aheadReplay.More, len(replay.Events))
 	}
 	zero := uint64(0)
 	all, allSub, err := h.svc.Events(ctx, "a", &zero)
@@ -496,8 +497,8 @@ func TestEventsOfTheOperationInFlightAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer allSub.Close()
-	if len(all) != len(h.events("a")) {
-		t.Fatalf("after=0 replayed %d of %d events", len(all), len(h.events("a")))
+	if len(all.Events) != len(h.events("a")) || all.More {
+		t.Fatalf("after=0 replayed %d of %d events (more: %v)", len(all.Events), len(h.events("a")), all.More)
 	}
 	h.sky.Release("stop")
 	got := map[core.EventType]bool{}
@@ -703,4 +704,46 @@ func TestStatusOfAnUnmanagedName(t *testing.T) {
 	}
 	_, err = h.svc.Destroy(context.Background(), "other")
 	wantKind(t, err, core.KindNotFound, core.KeyCluster)
+}
+
+// A resumed stream of a long history replays it a page at a time.
+func TestLongReplayComesInPages(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	for _, cluster := range []string{"a", "b"} {
+		var batch []core.Event
+		for i := range 700 {
+			batch = append(batch, core.Event{Cluster: cluster, Type: core.EventProgress, Message: fmt.Sprintf("line %d", i)})
+		}
+		if _, err := h.store.Append(ctx, batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zero := uint64(0)
+	replay, sub, err := h.svc.Events(ctx, "", &zero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if len(replay.Events) != app.ReplayPage || !replay.More {
+		t.Fatalf("first page: %d events, more %v; want %d and more", len(replay.Events), replay.More, app.ReplayPage)
+	}
+	ids := porttest.IDs(replay.Events)
+	for last := ids[len(ids)-1]; ; {
+		page, err := h.svc.Backlog(ctx, "", last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, porttest.IDs(page)...)
+		if len(page) < app.ReplayPage {
+			break
+		}
+		last = page[len(page)-1].ID
+	}
+	if len(ids) != 1400 || ids[0] != 1 || ids[len(ids)-1] != 1400 {
+		t.Fatalf("the pages held %d events, %d to %d; want 1 to 1400", len(ids), ids[0], ids[len(ids)-1])
+	}
+	if _, err := h.svc.Backlog(ctx, "no/such", 0); err == nil {
+		t.Error("Backlog took an invalid cluster name")
+	}
 }

@@ -104,6 +104,9 @@ type EventFilter struct {
 	Cluster string
 	// OperationID, when non-zero, keeps only that operation's events (Cluster required).
 	OperationID uint64
+	// Limit, when positive, keeps only the oldest Limit of the events that match: a
+	// stream that replays a long history reads it a page at a time.
+	Limit int
 }
 
 // Store keeps every cluster's record and the event log durably.

@@ -35,7 +35,9 @@ type UseCases interface {
 	Clusters(ctx context.Context, refresh bool) ([]app.ClusterView, error)
 	Check(ctx context.Context, refresh bool) (app.CheckInfo, error)
 	// Events subscribes to one cluster's events, or every cluster's when cluster is "".
-	Events(ctx context.Context, cluster string, after *uint64) ([]core.Event, ports.Subscription, error)
+	Events(ctx context.Context, cluster string, after *uint64) (app.Replay, ports.Subscription, error)
+	// Backlog is the next page of kept events after an id, for a replay with more.
+	Backlog(ctx context.Context, cluster string, after uint64) ([]core.Event, error)
 }
 
 // Options configures the HTTP API.

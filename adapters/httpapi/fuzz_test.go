@@ -56,9 +56,14 @@ func (c *countingUseCases) Check(ctx context.Context, refresh bool) (app.CheckIn
 	return c.UseCases.Check(ctx, refresh)
 }
 
-func (c *countingUseCases) Events(ctx context.Context, cluster string, lastEventID *uint64) ([]core.Event, ports.Subscription, error) {
+func (c *countingUseCases) Events(ctx context.Context, cluster string, lastEventID *uint64) (app.Replay, ports.Subscription, error) {
 	c.calls.Add(1)
 	return c.UseCases.Events(ctx, cluster, lastEventID)
+}
+
+func (c *countingUseCases) Backlog(ctx context.Context, cluster string, after uint64) ([]core.Event, error) {
+	c.calls.Add(1)
+	return c.UseCases.Backlog(ctx, cluster, after)
 }
 
 // FuzzRouter throws arbitrary requests at the whole middleware chain and the API: no

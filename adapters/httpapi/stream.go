@@ -13,6 +13,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2/sse"
 
+	"github.com/skygate/skygate/app"
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
 )
@@ -70,7 +71,8 @@ func openStream(ctx context.Context, uc UseCases, frames *streamFrames, cluster 
 	}
 	// The server's read deadline (ReadTimeout) must not end a stream that outlives it.
 	_ = conn.SetReadDeadline(time.Time{})
-	s := &eventStream{conn: conn, sub: sub, keepAlive: opts.KeepAlive, done: opts.Done, frames: frames.cluster, release: slot.take()}
+	s := &eventStream{conn: conn, sub: sub, keepAlive: opts.KeepAlive, done: opts.Done, frames: frames.cluster, release: slot.take(),
+		more: replay.More, backlog: func(ctx context.Context, after uint64) ([]core.Event, error) { return uc.Backlog(ctx, cluster, after) }}
 	if withCluster {
 		s.frames = frames.fleet
 	}
@@ -81,8 +83,8 @@ func openStream(ctx context.Context, uc UseCases, frames *streamFrames, cluster 
 	s.buf.WriteString("HTTP/1.1 200 OK\r\n")
 	_ = header.Write(&s.buf)
 	s.buf.WriteString("\r\n")
-	for i := range replay {
-		s.frame(&replay[i])
+	for i := range replay.Events {
+		s.frame(&replay.Events[i])
 	}
 	go s.run()
 }
@@ -107,6 +109,9 @@ type eventStream struct {
 	last      uint64       // the highest id sent
 	buf       bytes.Buffer // frames not yet written
 	release   func()       // gives back the stream's slot; may be nil
+	// more says the replay was one page of a longer history; backlog reads the next.
+	more    bool
+	backlog func(ctx context.Context, after uint64) ([]core.Event, error)
 }
 
 // run writes what is buffered, then live events and keep-alive comments, until the
@@ -127,7 +132,7 @@ func (s *eventStream) run() {
 			}
 		}
 	}()
-	if !s.flush() {
+	if !s.flush() || !s.replayBacklog(gone) {
 		return
 	}
 	keepAlive := time.NewTicker(s.keepAlive)
@@ -153,6 +158,36 @@ func (s *eventStream) run() {
 			}
 		}
 	}
+}
+
+// replayBacklog sends the rest of a long replay, a page at a time, before the live
+// events (which wait in the subscription; one that overflows meanwhile is dropped, and
+// its client resumes from the last id it got). false when the stream is over.
+func (s *eventStream) replayBacklog(gone <-chan struct{}) bool {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-gone:
+		case <-s.done:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	for s.more {
+		page, err := s.backlog(ctx, s.last)
+		if err != nil {
+			return false
+		}
+		for i := range page {
+			s.frame(&page[i])
+		}
+		s.more = len(page) >= app.ReplayPage
+		if !s.flush() {
+			return false
+		}
+	}
+	return true
 }
 
 // drain frames the events already waiting, up to maxBatch; false when the subscription

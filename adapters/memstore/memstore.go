@@ -134,14 +134,22 @@ func (s *Store) Events(ctx context.Context, filter ports.EventFilter) ([]core.Ev
 		if filter.OperationID != 0 {
 			events = slices.DeleteFunc(events, func(e core.Event) bool { return e.OperationID != filter.OperationID })
 		}
-		return events, nil
+		return limited(events, filter.Limit), nil
 	}
 	events := []core.Event{}
 	for _, h := range s.history {
 		events = append(events, h.After(filter.After)...)
 	}
 	slices.SortFunc(events, func(a, b core.Event) int { return cmp.Compare(a.ID, b.ID) })
-	return events, nil
+	return limited(events, filter.Limit), nil
+}
+
+// limited is the first limit of events, all of them when limit is not positive.
+func limited(events []core.Event, limit int) []core.Event {
+	if limit > 0 && len(events) > limit {
+		return events[:limit:limit]
+	}
+	return events
 }
 
 // LastEventID is the highest event ID issued so far.

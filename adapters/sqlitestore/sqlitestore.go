@@ -412,14 +412,18 @@ func nanos(t time.Time) (any, error) {
 // The queries of Events, by filter: every cluster's, one cluster's, one operation's.
 const (
 	eventColumns         = `SELECT id, cluster, type, ts, message, status, operation_id, output_offset FROM events `
-	eventsAfter          = eventColumns + `WHERE id > ? ORDER BY id`
-	clusterEventsAfter   = eventColumns + `WHERE cluster = ? AND id > ? ORDER BY id`
-	operationEventsAfter = eventColumns + `WHERE cluster = ? AND id > ? AND operation_id = ? ORDER BY id`
+	eventsAfter          = eventColumns + `WHERE id > ? ORDER BY id LIMIT ?`
+	clusterEventsAfter   = eventColumns + `WHERE cluster = ? AND id > ? ORDER BY id LIMIT ?`
+	operationEventsAfter = eventColumns + `WHERE cluster = ? AND id > ? AND operation_id = ? ORDER BY id LIMIT ?`
 )
 
 // Events returns the kept events that match filter, oldest first, from the database.
 func (s *Store) Events(ctx context.Context, filter ports.EventFilter) ([]core.Event, error) {
 	after := int64(min(filter.After, 1<<63-1))
+	limit := int64(-1) // no limit, to SQLite
+	if filter.Limit > 0 {
+		limit = int64(filter.Limit)
+	}
 	var rows *sql.Rows
 	var err error
 	switch {
@@ -428,11 +432,11 @@ func (s *Store) Events(ctx context.Context, filter ports.EventFilter) ([]core.Ev
 	case s.isClosed():
 		return nil, ErrClosed
 	case filter.OperationID != 0:
-		rows, err = s.db.QueryContext(ctx, operationEventsAfter, filter.Cluster, after, int64(filter.OperationID))
+		rows, err = s.db.QueryContext(ctx, operationEventsAfter, filter.Cluster, after, int64(filter.OperationID), limit)
 	case filter.Cluster != "":
-		rows, err = s.db.QueryContext(ctx, clusterEventsAfter, filter.Cluster, after)
+		rows, err = s.db.QueryContext(ctx, clusterEventsAfter, filter.Cluster, after, limit)
 	default:
-		rows, err = s.db.QueryContext(ctx, eventsAfter, after)
+		rows, err = s.db.QueryContext(ctx, eventsAfter, after, limit)
 	}
 	if err != nil {
 		return nil, s.readError(err)
