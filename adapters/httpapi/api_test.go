@@ -22,6 +22,7 @@ import (
 	"github.com/skygate/skygate/adapters/memstore"
 	"github.com/skygate/skygate/app"
 	"github.com/skygate/skygate/core"
+	"github.com/skygate/skygate/ports"
 )
 
 type envelope struct {
@@ -43,8 +44,14 @@ type server struct {
 
 // newService returns the use cases over sky, in memory, shut down when tb ends.
 func newService(tb testing.TB, sky *fakerunner.Runner) *app.Service {
-	svc := app.New(app.Config{DefaultCluster: "skygate", RefreshInterval: time.Hour}, sky, memstore.New(memstore.Options{}),
-		membus.New(membus.Options{}), clock.System{}, app.DirTaskFiles(tb.TempDir()), zerolog.Nop())
+	return serviceOver(tb, sky, memstore.New(memstore.Options{}), app.Config{})
+}
+
+// serviceOver is a service with the default cluster "skygate" over store, shut down when
+// the test ends.
+func serviceOver(tb testing.TB, sky *fakerunner.Runner, store ports.Store, cfg app.Config) *app.Service {
+	cfg.DefaultCluster, cfg.RefreshInterval = "skygate", time.Hour
+	svc := app.New(cfg, sky, store, membus.New(membus.Options{}), clock.System{}, app.DirTaskFiles(tb.TempDir()), zerolog.Nop())
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -11,10 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/skygate/skygate/adapters/clock"
 	"github.com/skygate/skygate/adapters/fakerunner"
 	"github.com/skygate/skygate/adapters/httpapi"
-	"github.com/skygate/skygate/adapters/membus"
 	"github.com/skygate/skygate/adapters/memstore"
 	"github.com/skygate/skygate/adapters/metrics"
 	"github.com/skygate/skygate/app"
@@ -41,13 +39,7 @@ func benchHandler(b *testing.B, clusters int) http.Handler {
 			b.Fatal(err)
 		}
 	}
-	svc := app.New(app.Config{DefaultCluster: "skygate", RefreshInterval: time.Hour, MaxClusters: clusters + 1}, fakerunner.New(), store,
-		membus.New(membus.Options{}), clock.System{}, app.DirTaskFiles(b.TempDir()), zerolog.Nop())
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		svc.Shutdown(ctx)
-	})
+	svc := serviceOver(b, fakerunner.New(), store, app.Config{MaxClusters: clusters + 1})
 	log := zerolog.New(io.Discard).With().Timestamp().Logger()
 	return httpapi.New(svc, httpapi.Options{Logger: log, Loopback: true, ObserveRequest: metrics.New(metrics.Sources{}).ObserveRequest})
 }

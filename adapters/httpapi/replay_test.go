@@ -9,10 +9,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/skygate/skygate/adapters/clock"
 	"github.com/skygate/skygate/adapters/fakerunner"
 	"github.com/skygate/skygate/adapters/httpapi"
-	"github.com/skygate/skygate/adapters/membus"
 	"github.com/skygate/skygate/adapters/memstore"
 	"github.com/skygate/skygate/app"
 	"github.com/skygate/skygate/core"
@@ -34,13 +32,7 @@ func TestLongHistoryStreamsInPages(t *testing.T) {
 		}
 	}
 	kept := uint64(3 * perCluster)
-	svc := app.New(app.Config{DefaultCluster: "skygate", RefreshInterval: time.Hour}, fakerunner.New(), store,
-		membus.New(membus.Options{}), clock.System{}, app.DirTaskFiles(t.TempDir()), zerolog.Nop())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		svc.Shutdown(ctx)
-	})
+	svc := serviceOver(t, fakerunner.New(), store, app.Config{})
 	ts := httptest.NewServer(httpapi.New(svc, httpapi.Options{Logger: zerolog.Nop()}))
 	t.Cleanup(func() {
 		ts.CloseClientConnections()
