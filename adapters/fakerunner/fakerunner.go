@@ -1,7 +1,9 @@
 // Package fakerunner is a scripted ports.Runner for tests: a small in-memory model of sky
 // (clusters and their statuses) whose supervised runs, like real ones, go on when the
-// caller stops following them and can be attached to again, with hooks to replace any
-// command's behaviour and gates to hold a command until the test releases it.
+// caller stops following them and can be attached to again, with scenarios that steer
+// the model per cluster (slow, hanging, out of quota), hooks to replace any command's
+// behaviour and gates to hold a command until the test releases it. It satisfies the
+// Runner contract suites of ports/porttest.
 package fakerunner
 
 import (
@@ -10,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/skygate/skygate/core"
 	"github.com/skygate/skygate/ports"
@@ -22,6 +25,26 @@ type Cluster struct {
 	Region string
 	IP     string
 }
+
+// Scenario is how the model's sky behaves on one cluster, as the stub sky's scenario
+// files steer it.
+type Scenario string
+
+const (
+	// ScenarioSuccess: every command succeeds (as with no scenario).
+	ScenarioSuccess Scenario = "success"
+	// ScenarioSlow: commands succeed, waiting slowPause before each line and before they
+	// end, so that they take at least 200 ms.
+	ScenarioSlow Scenario = "slow"
+	// ScenarioHang: a launch prints its first line, then runs until it is cancelled.
+	ScenarioHang Scenario = "hang"
+	// ScenarioQuota: a launch fails for want of quota, and the cluster is not made (one
+	// that existed is left as it was).
+	ScenarioQuota Scenario = "quota"
+)
+
+// slowPause is what a slow command waits before each of its lines and before it ends.
+const slowPause = 100 * time.Millisecond
 
 // RunFunc replaces a mutating command. It may print lines with say and change the model
 // through r; it should return once ctx is cancelled (the run was cancelled).
@@ -38,6 +61,8 @@ type Runner struct {
 	gates    map[string]chan struct{}
 	runs     map[ports.OperationKey]*run
 	order    []ports.OperationKey
+	// scenarios steer the model's runs per cluster (SetScenario).
+	scenarios map[string]Scenario
 
 	// Installed false makes every command fail with ports.ErrSkyNotFound.
 	Installed bool
@@ -47,7 +72,8 @@ type Runner struct {
 	CheckResult core.CheckResult
 	CheckErr    error
 
-	// Hooks replace the model's behaviour for one command when set.
+	// Hooks replace the model's behaviour (and the cluster's scenario) for one command
+	// when set.
 	OnRun    map[core.Action]RunFunc
 	OnStatus StatusFunc
 }
@@ -74,6 +100,7 @@ func EnabledCheck() core.CheckResult {
 func New() *Runner {
 	return &Runner{
 		clusters: map[string]Cluster{}, gates: map[string]chan struct{}{}, runs: map[ports.OperationKey]*run{},
+		scenarios: map[string]Scenario{},
 		Installed: true, SkyVersion: core.Version{Major: 0, Minor: 10, Patch: 3, Raw: "0.10.3"},
 		CheckResult: EnabledCheck(), OnRun: map[core.Action]RunFunc{},
 	}
@@ -89,6 +116,19 @@ func (r *Runner) SetCluster(name string, c Cluster) {
 		return
 	}
 	r.clusters[name] = c
+}
+
+// SetScenario makes the model's runs on cluster that start from now on behave as s. It
+// panics on a scenario the model does not know.
+func (r *Runner) SetScenario(cluster string, s Scenario) {
+	switch s {
+	case ScenarioSuccess, ScenarioSlow, ScenarioHang, ScenarioQuota:
+	default:
+		panic(fmt.Sprintf("fakerunner: unknown scenario %q", s))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.scenarios[cluster] = s
 }
 
 // SetCheck sets what `sky check` reports from now on.
@@ -214,7 +254,7 @@ func (r *Runner) Start(ctx context.Context, op ports.Operation, onLine ports.Lin
 	}
 	r.runs[op.Key] = rn
 	r.order = append(r.order, op.Key)
-	hook := r.OnRun[op.Action]
+	hook, scenario := r.OnRun[op.Action], r.scenarios[op.Cluster]
 	r.mu.Unlock()
 	go func() {
 		defer cancel()
@@ -224,7 +264,7 @@ func (r *Runner) Start(ctx context.Context, op ports.Operation, onLine ports.Lin
 		} else if hook != nil {
 			out = hook(runCtx, r, op, func(line string) { r.say(rn, line) })
 		} else {
-			out = r.model(runCtx, op, func(line string) { r.say(rn, line) })
+			out = r.model(runCtx, op, scenario, func(line string) { r.say(rn, line) })
 		}
 		r.mu.Lock()
 		rn.done, rn.out = true, out
@@ -247,7 +287,9 @@ func (r *Runner) say(rn *run, text string) {
 	rn.more = make(chan struct{})
 }
 
-// follow delivers rn's lines after offset, then its outcome once it has ended.
+// follow delivers rn's lines after offset, then its outcome once it has ended. Once ctx
+// has ended it delivers no more lines and returns ctx's error, even when the run has
+// ended: the caller did not see all of it.
 func (r *Runner) follow(ctx context.Context, rn *run, offset int64, onLine ports.LineFunc) (ports.RunOutcome, error) {
 	next := 0
 	for {
@@ -257,9 +299,15 @@ func (r *Runner) follow(ctx context.Context, rn *run, offset int64, onLine ports
 		done, out, more := rn.done, rn.out, rn.more
 		r.mu.Unlock()
 		for _, l := range lines {
+			if ctx.Err() != nil {
+				break
+			}
 			if l.Offset > offset && onLine != nil {
 				onLine(l)
 			}
+		}
+		if err := ctx.Err(); err != nil {
+			return ports.RunOutcome{}, err
 		}
 		if done {
 			return out, nil
@@ -274,6 +322,9 @@ func (r *Runner) follow(ctx context.Context, rn *run, offset int64, onLine ports
 
 // Attach follows the run of key.
 func (r *Runner) Attach(ctx context.Context, key ports.OperationKey, offset int64, onLine ports.LineFunc) (ports.RunOutcome, error) {
+	if err := ctx.Err(); err != nil {
+		return ports.RunOutcome{}, err
+	}
 	r.mu.Lock()
 	r.calls = append(r.calls, "attach "+string(key))
 	rn := r.runs[key]
@@ -319,44 +370,98 @@ func (r *Runner) Forget(keep int) error {
 	return nil
 }
 
-// model is the default behaviour of the mutating commands, with real sky's texts.
-func (r *Runner) model(ctx context.Context, op ports.Operation, say func(string)) ports.RunOutcome {
+// model is the default behaviour of the mutating commands, with real sky's texts, as
+// scenario steers it.
+func (r *Runner) model(ctx context.Context, op ports.Operation, scenario Scenario, say func(string)) ports.RunOutcome {
+	terminated := ports.RunOutcome{Failed: true, Message: "sky was terminated"}
+	// slow waits as a slow command does; false when the run was cancelled meanwhile.
+	slow := func() bool {
+		if scenario != ScenarioSlow {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(slowPause):
+			return true
+		}
+	}
+	line := func(text string) bool {
+		if !slow() {
+			return false
+		}
+		say(text)
+		return true
+	}
 	name := op.Cluster
 	c, exists := r.ClusterOf(name)
 	switch op.Action {
 	case core.ActionLaunch:
-		say("⚙︎ Launching on AWS us-east-1 (us-east-1a).")
-		r.SetCluster(name, Cluster{Status: core.SkyInit, Cloud: "aws", Region: "us-east-1"})
-		if ctx.Err() != nil {
-			return ports.RunOutcome{Failed: true, Message: "sky was terminated"}
+		if !line("⚙︎ Launching on AWS us-east-1 (us-east-1a).") {
+			return terminated
 		}
-		say("✓ Cluster launched: " + name + ".")
+		r.SetCluster(name, Cluster{Status: core.SkyInit, Cloud: "aws", Region: "us-east-1"})
+		switch scenario {
+		case ScenarioHang:
+			<-ctx.Done()
+			return terminated
+		case ScenarioQuota:
+			return r.failQuota(name, c, exists, say)
+		}
+		if ctx.Err() != nil || !line("✓ Cluster launched: "+name+".") {
+			return terminated
+		}
 		r.SetCluster(name, Cluster{Status: core.SkyUp, Cloud: "aws", Region: "us-east-1", IP: "203.0.113.10"})
 	case core.ActionStop:
 		if !exists {
-			say("Cluster(s) not found (tip: see `sky status`).")
+			line("Cluster(s) not found (tip: see `sky status`).")
 			break
 		}
-		say("Stopping cluster " + name + "...done.")
+		if !line("Stopping cluster " + name + "...done.") {
+			return terminated
+		}
 		c.Status, c.IP = core.SkyStopped, ""
 		r.SetCluster(name, c)
 	case core.ActionStart:
 		if !exists {
-			say("Cluster(s) not found (tip: see `sky status`).")
+			line("Cluster(s) not found (tip: see `sky status`).")
 			break
 		}
-		say("Cluster " + name + " started.")
+		if !line("Cluster " + name + " started.") {
+			return terminated
+		}
 		c.Status, c.IP = core.SkyUp, "203.0.113.11"
 		r.SetCluster(name, c)
 	case core.ActionDestroy:
 		if !exists {
-			say("Cluster(s) not found (tip: see `sky status`).")
+			line("Cluster(s) not found (tip: see `sky status`).")
 			break
 		}
-		say("Terminating cluster " + name + "...done.")
+		if !line("Terminating cluster " + name + "...done.") {
+			return terminated
+		}
 		r.SetCluster(name, Cluster{})
 	}
+	if !slow() {
+		return terminated
+	}
 	return ports.RunOutcome{}
+}
+
+// failQuota ends a launch that found no quota, as sky does: a cluster the launch was
+// making is removed, and one that existed is left as it was before.
+func (r *Runner) failQuota(name string, before Cluster, existed bool, say func(string)) ports.RunOutcome {
+	quota := "Found no quota for m5.xlarge on-demand instances in region us-east-1 in AWS. " +
+		"To request quotas, check the instruction: https://docs.skypilot.co/en/latest/cloud-setup/quota.html."
+	output := []string{quota, "sky.exceptions.ResourcesUnavailableError: " + quota}
+	for _, l := range output {
+		say(l)
+	}
+	if !existed {
+		before = Cluster{}
+	}
+	r.SetCluster(name, before)
+	return ports.RunOutcome{Failed: true, Message: core.RunMessage("", strings.Join(output, "\n"), true)}
 }
 
 // Status reports the model's clusters.

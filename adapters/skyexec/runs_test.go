@@ -666,6 +666,42 @@ func TestDeadSupervisorLeavesNoOperation(t *testing.T) {
 	}
 }
 
+// TestSupervisorHoldsNoFileOfTheService: the supervisor and sky outlive the service, so
+// they must not keep what it holds open, such as its state dir's lock.
+func TestSupervisorHoldsNoFileOfTheService(t *testing.T) {
+	ctx, _ := testContext(t, time.Minute)
+	r := newTestRunner(t, Config{})
+	held, err := os.OpenFile(filepath.Join(t.TempDir(), "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := syscall.Flock(int(held.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	lines, end := startInBackground(ctx, r, "c1.1", time.Minute, "pid", "hang")
+	<-lines
+	id, ok := readIdentity(filepath.Join(r.opsDir, "c1.1"))
+	if !ok || !id.supervisorLive() || !id.skyLive() {
+		t.Fatalf("identity %+v (recorded %v): want a live supervisor and sky", id, ok)
+	}
+	for name, pid := range map[string]int{"the supervisor": id.PID, "sky": id.SkyPID} {
+		fds, err := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+		if err != nil || len(fds) == 0 {
+			t.Fatalf("the files of %s: %v", name, err)
+		}
+		for _, fd := range fds {
+			if target, _ := os.Readlink(fd); target == held.Name() {
+				t.Errorf("%s holds the service's file %s open (%s)", name, target, fd)
+			}
+		}
+	}
+	if err := r.Cancel(ctx, "c1.1"); err != nil {
+		t.Fatal(err)
+	}
+	<-end
+}
+
 func TestForget(t *testing.T) {
 	ctx, _ := testContext(t, time.Minute)
 	r := newTestRunner(t, Config{})

@@ -72,7 +72,7 @@ type Options struct {
 type Store struct {
 	dir, path    string
 	limit, slack int
-	lock         *os.File
+	lock         *dirLock
 	db           *sql.DB
 	insertEvent  *sql.Stmt
 
@@ -93,7 +93,8 @@ var _ ports.Store = (*Store)(nil)
 // Open opens the store in dir, creating dir (mode 0700) and the database (0600) when they
 // are missing, and imports the state of the earlier file store found there. It fails when
 // another Store, in this process or another, has dir open, when dir is not writable, and
-// when the database is corrupt, which is then left as it is.
+// when the database is corrupt, which is then left as it is. When no other Store has dir
+// open but the lock file's flock is held, it waits up to 2 s for it (see lock.go).
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.HistoryLimit <= 0 {
 		opts.HistoryLimit = DefaultHistoryLimit
@@ -504,7 +505,7 @@ func (s *Store) release() error {
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
 	}
-	return errors.Join(append(errs, s.lock.Close())...)
+	return errors.Join(append(errs, s.lock.release())...)
 }
 
 func (s *Store) isClosed() bool {

@@ -276,6 +276,9 @@ func TestMain(m *testing.M) {
 }
 
 func runChild(action, dir string) int {
+	if code, ok := runLockChild(action, dir); ok {
+		return code
+	}
 	s, err := sqlitestore.Open(dir, sqlitestore.Options{})
 	if err != nil {
 		fmt.Print(err)

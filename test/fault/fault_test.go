@@ -318,6 +318,27 @@ func killLeftovers(dir string) {
 	time.Sleep(100 * time.Millisecond)
 }
 
+// checkLockHolders checks, with skygate ended, that no process it left (supervisors and
+// the sky runs they started) holds the state dir's lock file open. One forked by skygate
+// that has not yet run its program still shows skygate's command line, and may hold it
+// for that moment.
+func (w *world) checkLockHolders() {
+	w.t.Helper()
+	lock := filepath.Join(w.dir, "state", "lock")
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err != nil || target != lock {
+			continue
+		}
+		proc := filepath.Dir(filepath.Dir(fd))
+		raw, _ := os.ReadFile(filepath.Join(proc, "cmdline"))
+		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+		if len(args) < 2 || filepath.Base(args[0]) != "skygate" || args[1] != "serve" {
+			w.t.Errorf("process %s (%s) holds the state dir's lock after skygate ended", filepath.Base(proc), strings.Join(args, " "))
+		}
+	}
+}
+
 // checkOneRunAtATime reads the supervised runs' folders: per cluster, a run starts only
 // after the one before it has ended (its supervisor's identity file is written at its
 // start, its exit file at its end).
@@ -408,6 +429,7 @@ func (w *world) step() string {
 	case n < 90:
 		sig := []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM}[w.rng.IntN(2)]
 		w.stop(sig)
+		w.checkLockHolders()
 		w.start()
 		return "restart after " + sig.String()
 	default:
