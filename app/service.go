@@ -89,6 +89,10 @@ type Service struct {
 
 	// journalMu keeps events published in the order the store numbered them.
 	journalMu sync.Mutex
+	// unsaved holds the progress events handed to emit and not yet saved; guarded by
+	// unsavedMu, taken in a batch by the emit that holds journalMu.
+	unsavedMu sync.Mutex
+	unsaved   []core.Event
 
 	slots *slots // bounds mutating sky runs over the fleet
 
@@ -201,13 +205,27 @@ func (s *Service) commit(ctx context.Context, name string, fn func(core.Cluster)
 	return rec, nil
 }
 
-// emit saves and publishes events that change no record (progress lines).
+// emit saves and publishes events that change no record (progress lines), and returns
+// once they are saved. Lines that arrive while a save is under way are saved together
+// by the next (a group commit): with many runs printing at once, a transaction per line
+// would queue every line behind every other. The save has a context of its own, since
+// the batch holds other callers' events too.
 func (s *Service) emit(ctx context.Context, events ...core.Event) {
+	s.unsavedMu.Lock()
+	s.unsaved = append(s.unsaved, events...)
+	s.unsavedMu.Unlock()
 	s.journalMu.Lock()
 	defer s.journalMu.Unlock()
-	numbered, err := s.store.Append(ctx, events...)
+	s.unsavedMu.Lock()
+	batch := s.unsaved
+	s.unsaved = nil
+	s.unsavedMu.Unlock()
+	if len(batch) == 0 {
+		return // an emit that came before took them
+	}
+	numbered, err := s.store.Append(context.WithoutCancel(ctx), batch...)
 	if err != nil {
-		s.log.Error().Err(err).Msg("saving events failed")
+		s.log.Error().Err(err).Int("events", len(batch)).Msg("saving events failed")
 		return
 	}
 	s.bus.Publish(numbered...)
