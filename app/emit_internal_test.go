@@ -72,7 +72,9 @@ func TestConcurrentEmitsAreSavedTogether(t *testing.T) {
 	before := store.appends.Load()
 	svc.journalMu.Lock()
 	for r := range runs {
-		wg.Go(func() { svc.emit(context.Background(), core.Event{Cluster: fmt.Sprintf("c%d", r), Type: core.EventProgress}) })
+		wg.Go(func() {
+			svc.emit(context.Background(), core.Event{Cluster: fmt.Sprintf("c%d", r), Type: core.EventProgress})
+		})
 	}
 	for waiting := 0; waiting < runs; {
 		svc.unsavedMu.Lock()
