@@ -83,8 +83,8 @@ func buildFleet(h *harness, r *report) (*fleet, error) {
 	r.add(figure{
 		Name: "fleet state build", Value: took.Seconds(), Unit: "s",
 		Measured: fmt.Sprintf("%.1f s (%s events/s)", took.Seconds(), thousands(int64(float64(total)/took.Seconds()))),
-		Baseline: fmt.Sprintf("%s clusters, %s kept events, %d a transaction, through sqlitestore",
-			thousands(fleetClusters), thousands(total), fleetClusters*fleetEventsPerAppend),
+		Baseline: fmt.Sprintf("%s clusters, %s kept events, %s a transaction, through sqlitestore",
+			thousands(fleetClusters), thousands(total), thousands(fleetClusters*fleetEventsPerAppend)),
 	})
 	return f, nil
 }
