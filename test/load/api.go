@@ -125,17 +125,20 @@ func (sg *skygate) waitCheckWarm() error {
 	return nil
 }
 
-// eventStream is one subscriber's connection to GET /cluster/events, opened on a raw
+// eventStream is one subscriber's connection to an events route, opened on a raw
 // connection so that thousands of them cost the harness a socket each and no more.
 type eventStream struct {
 	conn net.Conn
 	body io.ReadCloser // the event stream, de-chunked
 }
 
-// openEventStream connects and waits for the response headers, which skygate sends at
-// once.
+// defaultEvents is the URL of the default cluster's event stream, for every subscriber.
+func (sg *skygate) defaultEvents(int) string { return sg.url + "/cluster/events" }
+
+// openEventStream connects to the event stream at url and waits for the response
+// headers, which skygate sends at once.
 func openEventStream(url string, timeout time.Duration) (*eventStream, error) {
-	req, err := http.NewRequest(http.MethodGet, url+"/cluster/events", nil)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +159,7 @@ func openEventStream(url string, timeout time.Duration) (*eventStream, error) {
 	}
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		conn.Close()
-		return nil, fmt.Errorf("GET /cluster/events: %s, Content-Type %q", resp.Status, resp.Header.Get("Content-Type"))
+		return nil, fmt.Errorf("GET %s: %s, Content-Type %q", req.URL.Path, resp.Status, resp.Header.Get("Content-Type"))
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return &eventStream{conn: conn, body: resp.Body}, nil
@@ -164,9 +167,9 @@ func openEventStream(url string, timeout time.Duration) (*eventStream, error) {
 
 func (s *eventStream) Close() error { return s.conn.Close() }
 
-// openEventStreams opens n streams with a bounded number of concurrent dials; it returns
-// those that opened and the first error.
-func openEventStreams(url string, n int) ([]*eventStream, error) {
+// openEventStreams opens n streams, the i-th at url(i), with a bounded number of
+// concurrent dials; it returns those that opened, in order, and the first error.
+func openEventStreams(n int, url func(i int) string) ([]*eventStream, error) {
 	const dialers = 64
 	streams := make([]*eventStream, n)
 	errs := make([]error, n)
@@ -175,7 +178,7 @@ func openEventStreams(url string, n int) ([]*eventStream, error) {
 	for range dialers {
 		go func() {
 			for i := range next {
-				streams[i], errs[i] = openEventStream(url, 10*time.Second)
+				streams[i], errs[i] = openEventStream(url(i), 10*time.Second)
 			}
 			done <- struct{}{}
 		}()

@@ -12,9 +12,10 @@ import (
 // this binary the bare server.
 const bareBodyEnv = "HARNESS_BARE_BODY"
 
-// runBareServer serves the baseline of the status figures: a plain net/http handler that
-// writes the same bytes skygate answered GET /cluster/status with, in a process of its
-// own like skygate, so that both are measured the same way.
+// runBareServer serves the baseline of the load figures: a plain net/http handler that
+// writes the same bytes skygate answered the loaded request with (GET /cluster/status,
+// GET /clusters), in a process of its own like skygate, so that both are measured the
+// same way.
 func runBareServer(bodyPath string) int {
 	body, err := os.ReadFile(bodyPath)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // The fake sky is this binary run under the name "sky". Its settings come from the
 // environment skygate passes on to it.
 const (
-	skyStateEnv    = "HARNESS_SKY_STATE" // directory of the cluster state file
+	skyStateEnv    = "HARNESS_SKY_STATE" // directory of the clusters' state files
 	skyLaunchesEnv = "HARNESS_SKY_LOG"   // one line per `sky launch` process
 	skyCallsEnv    = "HARNESS_SKY_CALLS" // one line per sky process of any kind
 	skyLinesEnv    = "HARNESS_LINES"     // lines a launch prints (default 200)
@@ -56,6 +56,28 @@ func (f fakeSkyFiles) launchCount() (int, error) { return countLines(f.launches)
 // callCount is how many sky processes of any kind have run.
 func (f fakeSkyFiles) callCount() (int, error) { return countLines(f.calls) }
 
+// hasRun reports whether a sky process has run whose arguments start with prefix.
+func (f fakeSkyFiles) hasRun(prefix string) (bool, error) {
+	data, err := os.ReadFile(f.calls)
+	if os.IsNotExist(err) {
+		return false, nil
+	}
+	return strings.HasPrefix(string(data), prefix) || strings.Contains(string(data), "\n"+prefix), err
+}
+
+// setStatus makes the fake sky report cluster name as status ("UP", "STOPPED").
+func (f fakeSkyFiles) setStatus(name, status string) error {
+	states := clusterStates{dir: f.stateDir}
+	if states.path(name) == "" {
+		return fmt.Errorf("fake sky: no state file for cluster name %q", name)
+	}
+	states.write(name, status)
+	if states.read(name) != status {
+		return fmt.Errorf("fake sky: could not write the state of cluster %s under %s", name, f.stateDir)
+	}
+	return nil
+}
+
 func countLines(path string) (int, error) {
 	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
@@ -64,8 +86,8 @@ func countLines(path string) (int, error) {
 	return strings.Count(string(data), "\n"), err
 }
 
-// runFakeSky answers one sky command line the way SkyPilot 0.10.3 would, for a cluster
-// whose state is a file under HARNESS_SKY_STATE.
+// runFakeSky answers one sky command line the way SkyPilot 0.10.3 would, for clusters
+// whose states are files under HARNESS_SKY_STATE.
 func runFakeSky(args []string) int {
 	if err := appendLine(os.Getenv(skyCallsEnv), strings.Join(args, " ")); err != nil {
 		fmt.Fprintln(os.Stderr, "sky:", err)
@@ -74,7 +96,7 @@ func runFakeSky(args []string) int {
 	if os.Getenv(skySlowEnv) == "1" {
 		sleepWhileParentLives(slowCallDelay)
 	}
-	state := clusterState{dir: os.Getenv(skyStateEnv)}
+	states := clusterStates{dir: os.Getenv(skyStateEnv)}
 	command, rest := "", args
 	if len(args) > 0 {
 		command, rest = args[0], args[1:]
@@ -85,14 +107,10 @@ func runFakeSky(args []string) int {
 	case "check":
 		fmt.Print(checkOutput)
 	case "status":
-		name := lastOperand(rest)
-		switch {
-		case slices.Contains(rest, "--ip"):
+		if slices.Contains(rest, "--ip") {
 			fmt.Println(fakeHeadIP)
-		case state.read() == "":
-			fmt.Printf("Clusters\nCluster '%s' not found.\n", name)
-		default:
-			fmt.Print(statusTable(name, state.read()))
+		} else {
+			fmt.Print(statusOutput(operands(rest), states))
 		}
 	case "launch":
 		if err := appendLine(os.Getenv(skyLaunchesEnv), strings.Join(args, " ")); err != nil {
@@ -100,13 +118,15 @@ func runFakeSky(args []string) int {
 			return 1
 		}
 		printTicks(envInt(skyLinesEnv, defaultLines), envDuration(skyIntervalEnv, defaultTick))
-		state.write("UP")
+		states.write(launchCluster(rest), "UP")
 	case "down":
-		fmt.Printf("Terminating cluster %s...done.\n", lastOperand(rest))
-		state.write("")
+		name := lastOperand(rest)
+		fmt.Printf("Terminating cluster %s...done.\n", name)
+		states.write(name, "")
 	case "stop":
-		fmt.Printf("Terminating cluster %s...done.\n", lastOperand(rest))
-		state.write("STOPPED")
+		name := lastOperand(rest)
+		fmt.Printf("Terminating cluster %s...done.\n", name)
+		states.write(name, "STOPPED")
 	default:
 		fmt.Fprintf(os.Stderr, "sky: the fake sky does not know %q\n", strings.Join(args, " "))
 		return 2
@@ -141,40 +161,106 @@ func sleepWhileParentLives(d time.Duration) {
 	}
 }
 
-// statusTable is the table `sky status NAME` prints for one cluster, columns padded to
-// at least two spaces as sky does.
-func statusTable(name, status string) string {
-	header := []string{"NAME", "INFRA", "RESOURCES", "STATUS", "AUTOSTOP", "LAUNCHED"}
-	row := []string{name, "AWS (us-east-1)", "1x(cpus=2)", status, "-", "1 min ago"}
+// statusOutput is what `sky status [--refresh] NAME...` prints in 0.10.3: the table of the
+// clusters that exist, then the names that do not.
+func statusOutput(names []string, states clusterStates) string {
+	var rows [][]string
+	var missing []string
+	for _, name := range names {
+		if status := states.read(name); status != "" {
+			rows = append(rows, []string{name, "AWS (us-east-1)", "1x(cpus=2)", status, "-", "1 min ago"})
+		} else {
+			missing = append(missing, "'"+name+"'")
+		}
+	}
 	var b strings.Builder
 	b.WriteString("Clusters\n")
-	for _, cells := range [][]string{header, row} {
+	if len(rows) > 0 {
+		b.WriteString(statusTable(rows))
+	}
+	switch len(missing) {
+	case 0:
+	case 1:
+		fmt.Fprintf(&b, "Cluster %s not found.\n", missing[0])
+	default:
+		fmt.Fprintf(&b, "Clusters %s not found.\n", strings.Join(missing, ", "))
+	}
+	return b.String()
+}
+
+// statusTable is the table of clusters sky prints, columns padded to at least two spaces
+// beyond their widest cell as sky does.
+func statusTable(rows [][]string) string {
+	header := []string{"NAME", "INFRA", "RESOURCES", "STATUS", "AUTOSTOP", "LAUNCHED"}
+	widths := make([]int, len(header))
+	for _, cells := range append([][]string{header}, rows...) {
 		for i, cell := range cells {
-			width := max(len(header[i]), len(row[i])) + 2
-			b.WriteString(cell + strings.Repeat(" ", width-len(cell)))
+			widths[i] = max(widths[i], len(cell)+2)
+		}
+	}
+	var b strings.Builder
+	for _, cells := range append([][]string{header}, rows...) {
+		for i, cell := range cells {
+			b.WriteString(cell + strings.Repeat(" ", widths[i]-len(cell)))
 		}
 		b.WriteByte('\n')
 	}
 	return b.String()
 }
 
-// clusterState is the fake cluster's status ("UP", "STOPPED"), kept in a file; no file
-// means no cluster.
-type clusterState struct{ dir string }
+// clusterStates are the fake clusters' statuses ("UP", "STOPPED"), in one file a cluster
+// named after it; no file means no cluster.
+type clusterStates struct{ dir string }
 
-func (s clusterState) path() string { return filepath.Join(s.dir, "cluster") }
+// path is the file of cluster name; "" for a name that cannot be a file of dir.
+func (s clusterStates) path(name string) string {
+	if name == "" || strings.HasPrefix(name, ".") || strings.ContainsAny(name, "/\x00") {
+		return ""
+	}
+	return filepath.Join(s.dir, name)
+}
 
-func (s clusterState) read() string {
-	data, _ := os.ReadFile(s.path())
+func (s clusterStates) read(name string) string {
+	path := s.path(name)
+	if path == "" {
+		return ""
+	}
+	data, _ := os.ReadFile(path)
 	return strings.TrimSpace(string(data))
 }
 
-func (s clusterState) write(status string) {
-	if status == "" {
-		_ = os.Remove(s.path())
-		return
+func (s clusterStates) write(name, status string) {
+	path := s.path(name)
+	switch {
+	case path == "":
+	case status == "":
+		_ = os.Remove(path)
+	default:
+		_ = os.WriteFile(path, []byte(status+"\n"), 0o644)
 	}
-	_ = os.WriteFile(s.path(), []byte(status+"\n"), 0o644)
+}
+
+// operands are the arguments that are neither flags nor the values of `-o`: the cluster
+// names of a `sky status`.
+func operands(args []string) []string {
+	var names []string
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "-o":
+			i++
+		case !strings.HasPrefix(args[i], "-"):
+			names = append(names, args[i])
+		}
+	}
+	return names
+}
+
+// launchCluster is the cluster of `sky launch -c NAME ... task.yaml`.
+func launchCluster(args []string) string {
+	if i := slices.Index(args, "-c"); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
 }
 
 // lastOperand is the last argument that is not a flag: the cluster name.

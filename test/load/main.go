@@ -1,6 +1,9 @@
 // Command load measures skygate under load on loopback and prints a report: status
 // throughput against a bare net/http server, event fan-out latency, memory per event
-// subscriber, concurrent launches, idle memory and time to ready.
+// subscriber, concurrent launches, idle memory and time to ready; then, over a state dir
+// of 1,000 running clusters and their kept events, time to ready, idle memory, GET
+// /clusters under load, and the events of 100 launches at once reaching 10,000
+// subscribers of their clusters.
 //
 //	go run ./test/load -skygate bin/skygate [-quick] [-json FILE]
 //
@@ -47,7 +50,7 @@ type options struct {
 func run() int {
 	var opts options
 	flag.StringVar(&opts.skygateBin, "skygate", "bin/skygate", "skygate binary to measure")
-	flag.BoolVar(&opts.quick, "quick", false, "shorter rounds and fewer subscribers (under ~30 s)")
+	flag.BoolVar(&opts.quick, "quick", false, "shorter rounds, fewer subscribers, events and lines")
 	flag.StringVar(&opts.jsonPath, "json", "", "also write the figures to this file as JSON")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -129,7 +132,7 @@ func runPhases(h *harness, r *report) error {
 	if err := measureReady(h, r); err != nil {
 		return fmt.Errorf("time to ready: %w", err)
 	}
-	return nil
+	return measureFleet(h, r)
 }
 
 // loadAverage is the first three fields of /proc/loadavg.

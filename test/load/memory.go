@@ -39,7 +39,7 @@ func measureMemory(h *harness, r *report) error {
 		Pass: idle < maxIdleRSSKiB,
 	})
 
-	streams, err := openEventStreams(sg.url, idleSubscribers)
+	streams, err := openEventStreams(idleSubscribers, sg.defaultEvents)
 	defer func() { closeEventStreams(streams) }()
 	if err != nil {
 		return fmt.Errorf("%d of %d idle subscribers connected: %w", len(streams), idleSubscribers, err)
@@ -56,7 +56,7 @@ func measureMemory(h *harness, r *report) error {
 	if h.opts.quick {
 		many = manySubscribersQuick
 	}
-	more, openErr := openEventStreams(sg.url, many-len(streams))
+	more, openErr := openEventStreams(many-len(streams), sg.defaultEvents)
 	streams = append(streams, more...)
 	time.Sleep(settle)
 	healthStart := time.Now()

@@ -223,15 +223,20 @@ type skygate struct {
 // skygateSettings vary a skygate process for a phase.
 type skygateSettings struct {
 	addr   string   // listen address; empty means any free loopback port
+	dir    string   // prepared directory of the state dir ("state") and the fake sky ("sky"); empty means a fresh one
+	args   []string // extra flags of skygate serve
 	skyEnv []string // extra settings of the fake sky (HARNESS_*)
 }
 
-// launchSkygate starts a skygate process with a fresh state directory and returns at
-// once, without waiting for it to listen.
+// launchSkygate starts a skygate process, with a fresh state directory unless set names
+// one, and returns at once, without waiting for it to listen.
 func (h *harness) launchSkygate(name string, set skygateSettings) (*skygate, error) {
-	dir, err := os.MkdirTemp(h.dir, name+"-")
-	if err != nil {
-		return nil, err
+	dir := set.dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp(h.dir, name+"-"); err != nil {
+			return nil, err
+		}
 	}
 	sky, err := newFakeSkyFiles(filepath.Join(dir, "sky"))
 	if err != nil {
@@ -243,6 +248,7 @@ func (h *harness) launchSkygate(name string, set skygateSettings) (*skygate, err
 	}
 	args := []string{"serve", "--addr", addr, "--state-dir", filepath.Join(dir, "state"),
 		"--sky-bin", h.skyBin, "--log-level", "warn"}
+	args = append(args, set.args...)
 	c, err := h.start("skygate "+name, h.opts.skygateBin, args, append(sky.env(), set.skyEnv...))
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -56,22 +57,38 @@ func timeToReady(h *harness, name string) (time.Duration, error) {
 		return 0, err
 	}
 	defer h.stop(sg.child)
-	url := "http://" + addr + "/healthz"
+	return sg.pollUntil("http://"+addr+"/healthz", answered200)
+}
+
+func answered200(code int, _ []byte) error {
+	if code != http.StatusOK {
+		return fmt.Errorf("answered %d", code)
+	}
+	return nil
+}
+
+// pollUntil polls GET url, from before skygate listens, until accept takes the answer,
+// and returns the time from sg's exec to that answer.
+func (sg *skygate) pollUntil(url string, accept func(code int, body []byte) error) (time.Duration, error) {
 	for {
 		resp, err := readyClient.Get(url)
 		if err == nil {
+			var body []byte
+			body, err = io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return time.Since(sg.started), nil
+			if err == nil {
+				if err = accept(resp.StatusCode, body); err == nil {
+					return time.Since(sg.started), nil
+				}
 			}
 		}
 		select {
 		case <-sg.exited:
-			return 0, fmt.Errorf("skygate exited before answering GET /healthz: %s", sg.stderr)
+			return 0, fmt.Errorf("skygate exited before answering GET %s: %s", url, sg.stderr)
 		default:
 		}
 		if time.Since(sg.started) > 10*time.Second {
-			return 0, fmt.Errorf("GET /healthz did not answer 200 within 10 s (last: %v): %s", err, sg.stderr)
+			return 0, fmt.Errorf("GET %s did not answer as awaited within 10 s (last: %v): %s", url, err, sg.stderr)
 		}
 		time.Sleep(readyPoll)
 	}

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// figure is one measured figure with its target.
+// figure is one measured figure with its target. A figure without a target is reported
+// for information: it neither passes nor fails.
 type figure struct {
 	Name     string  `json:"name"`
 	Value    float64 `json:"value"`
@@ -19,6 +20,8 @@ type figure struct {
 	Baseline string  `json:"baseline"` // what the value is compared with
 	Pass     bool    `json:"pass"`
 }
+
+func (f figure) hasTarget() bool { return f.Target != "" }
 
 // report collects the figures in the order they are measured.
 type report struct {
@@ -30,9 +33,11 @@ func (r *report) add(f figure) { r.figures = append(r.figures, f) }
 
 func (r *report) counts() (passed, failed int) {
 	for _, f := range r.figures {
-		if f.Pass {
+		switch {
+		case !f.hasTarget():
+		case f.Pass:
 			passed++
-		} else {
+		default:
 			failed++
 		}
 	}
@@ -48,7 +53,11 @@ func (r *report) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tmeasured\ttarget\tbaseline compared with\tresult")
 	for _, f := range r.figures {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, f.Measured, f.Target, f.Baseline, verdict(f.Pass))
+		target, result := f.Target, verdict(f.Pass)
+		if !f.hasTarget() {
+			target, result = "-", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, f.Measured, target, f.Baseline, result)
 	}
 	tw.Flush()
 }

@@ -54,22 +54,58 @@ func measureStatus(h *harness, sg *skygate, r *report) error {
 // measureStatusAt measures GET /cluster/status against the bare server with conns
 // keep-alive connections.
 func measureStatusAt(h *harness, sg *skygate, r *report, loadWorkers int) error {
-	code, body, env, err := call(http.MethodGet, sg.url+"/cluster/status")
+	c, err := compareLoad(h, sg, "/cluster/status", loadWorkers)
 	if err != nil {
 		return err
 	}
+	sgRate, bareRate := c.skygate.perSecond(), c.bare.perSecond()
+	ratio := sgRate / bareRate
+	r.add(figure{
+		Name: fmt.Sprintf("status throughput ratio, %d connections", loadWorkers), Value: ratio, Unit: "ratio",
+		Measured: fmt.Sprintf("%.2f (skygate %s req/s)", ratio, thousands(int64(sgRate))),
+		Target:   fmt.Sprintf(">= %.2f", minThroughputRatio),
+		Baseline: fmt.Sprintf("bare net/http %s req/s", thousands(int64(bareRate))),
+		Pass:     ratio >= minThroughputRatio,
+	})
+	sgP99, bareP99 := c.skygate.latency.percentile(0.99), c.bare.latency.percentile(0.99)
+	p99Ratio := float64(sgP99) / float64(bareP99)
+	r.add(figure{
+		Name: fmt.Sprintf("status p99 latency ratio, %d connections", loadWorkers), Value: p99Ratio, Unit: "ratio",
+		Measured: fmt.Sprintf("%.2f (skygate p99 %s)", p99Ratio, fmtMS(sgP99)),
+		Target:   fmt.Sprintf("<= %.1f", maxP99Ratio),
+		Baseline: "bare net/http p99 " + fmtMS(bareP99),
+		Pass:     p99Ratio <= maxP99Ratio,
+	})
+	r.add(c.skyRunsFigure(fmt.Sprintf("sky runs during status load, %d connections", loadWorkers)))
+	return nil
+}
+
+// loadComparison is what skygate and the bare server did under the same load, and how
+// many sky processes skygate ran meanwhile.
+type loadComparison struct {
+	skygate, bare loadResult
+	skyRuns       int
+}
+
+// compareLoad drives GET path on skygate and on a bare server that answers skygate's
+// answer to it, with loadWorkers keep-alive connections, in alternating rounds.
+func compareLoad(h *harness, sg *skygate, path string, loadWorkers int) (*loadComparison, error) {
+	code, body, env, err := call(http.MethodGet, sg.url+path)
+	if err != nil {
+		return nil, err
+	}
 	if code != http.StatusOK || env.Status != "success" {
-		return fmt.Errorf("GET /cluster/status: %d %.300s", code, body)
+		return nil, fmt.Errorf("GET %s: %d %.300s", path, code, body)
 	}
 	bare, bareURL, err := h.startBareServer(body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer h.stop(bare)
 
 	callsBefore, err := sg.sky.callCount()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	transport := &http.Transport{
 		MaxIdleConns: 2 * loadWorkers, MaxIdleConnsPerHost: loadWorkers, MaxConnsPerHost: loadWorkers,
@@ -81,53 +117,38 @@ func measureStatusAt(h *harness, sg *skygate, r *report, loadWorkers int) error 
 	if h.opts.quick {
 		round = roundQuick
 	}
-	var bareTotal, skygateTotal loadResult
+	var c loadComparison
 	for range loadRoundsEach {
 		for _, target := range []struct {
 			url   string
 			total *loadResult
-		}{{bareURL, &bareTotal}, {sg.url, &skygateTotal}} {
-			url := target.url + "/cluster/status"
+		}{{bareURL, &c.bare}, {sg.url, &c.skygate}} {
+			url := target.url + path
 			if _, err := generateLoad(client, url, loadWarmup, loadWorkers); err != nil {
-				return err
+				return nil, err
 			}
 			res, err := generateLoad(client, url, round, loadWorkers)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			target.total.add(res)
 		}
 	}
 	callsAfter, err := sg.sky.callCount()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	c.skyRuns = callsAfter - callsBefore
+	return &c, nil
+}
 
-	sgRate, bareRate := skygateTotal.perSecond(), bareTotal.perSecond()
-	ratio := sgRate / bareRate
-	r.add(figure{
-		Name: fmt.Sprintf("status throughput ratio, %d connections", loadWorkers), Value: ratio, Unit: "ratio",
-		Measured: fmt.Sprintf("%.2f (skygate %s req/s)", ratio, thousands(int64(sgRate))),
-		Target:   fmt.Sprintf(">= %.2f", minThroughputRatio),
-		Baseline: fmt.Sprintf("bare net/http %s req/s", thousands(int64(bareRate))),
-		Pass:     ratio >= minThroughputRatio,
-	})
-	sgP99, bareP99 := skygateTotal.latency.percentile(0.99), bareTotal.latency.percentile(0.99)
-	p99Ratio := float64(sgP99) / float64(bareP99)
-	r.add(figure{
-		Name: fmt.Sprintf("status p99 latency ratio, %d connections", loadWorkers), Value: p99Ratio, Unit: "ratio",
-		Measured: fmt.Sprintf("%.2f (skygate p99 %s)", p99Ratio, fmtMS(sgP99)),
-		Target:   fmt.Sprintf("<= %.1f", maxP99Ratio),
-		Baseline: "bare net/http p99 " + fmtMS(bareP99),
-		Pass:     p99Ratio <= maxP99Ratio,
-	})
-	ran := callsAfter - callsBefore
-	r.add(figure{
-		Name: fmt.Sprintf("sky runs during status load, %d connections", loadWorkers), Value: float64(ran), Unit: "processes",
-		Measured: fmt.Sprintf("%d (of %s requests)", ran, thousands(skygateTotal.requests)),
-		Target:   "0", Baseline: "-", Pass: ran == 0,
-	})
-	return nil
+// skyRunsFigure requires that skygate ran no sky process while it was loaded.
+func (c *loadComparison) skyRunsFigure(name string) figure {
+	return figure{
+		Name: name, Value: float64(c.skyRuns), Unit: "processes",
+		Measured: fmt.Sprintf("%d (of %s requests)", c.skyRuns, thousands(c.skygate.requests)),
+		Target:   "0", Baseline: "-", Pass: c.skyRuns == 0,
+	}
 }
 
 // generateLoad sends GET url from loadWorkers goroutines, each on its own keep-alive
