@@ -147,12 +147,6 @@ type prepareLaunch func(opID uint64) (ports.LaunchSpec, error)
 // transition decides the request, saves the new record with its status event, and starts
 // the operation in the background. Exactly one of any number of concurrent requests wins.
 func (s *Service) transition(ctx context.Context, name string, req core.Request, prepare prepareLaunch) (Accepted, error) {
-	if req.Action == core.ActionLaunch {
-		// Held across the count and the save, so concurrent launches of different
-		// names cannot both pass the bound.
-		s.createMu.Lock()
-		defer s.createMu.Unlock()
-	}
 	cs := s.cluster(name)
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -167,7 +161,10 @@ func (s *Service) transition(ctx context.Context, name string, req core.Request,
 	if err != nil {
 		return Accepted{}, err
 	}
-	if req.Action == core.ActionLaunch && !rec.Exists() {
+	creates := req.Action == core.ActionLaunch && !rec.Exists()
+	if creates {
+		// A first look, so that a launch refused by the bound writes no task file; the
+		// count that counts is taken again with the save.
 		if err := s.underClusterBound(ctx); err != nil {
 			return Accepted{}, err
 		}
@@ -178,13 +175,28 @@ func (s *Service) transition(ctx context.Context, name string, req core.Request,
 			return Accepted{}, err
 		}
 	}
-	saved, err := s.apply(ctx, name, d)
+	saved, err := s.applyWithinBound(ctx, name, d, creates)
 	if err != nil {
 		return Accepted{}, err
 	}
 	op := s.startLocked(cs, saved, spec)
 	op.fromNothing = req.Action == core.ActionLaunch && !rec.Exists()
 	return Accepted{Message: acceptedMessage(req.Action, name), ClusterName: name}, nil
+}
+
+// applyWithinBound applies d; when d creates a cluster, only if fewer than MaxClusters
+// exist. Creations hold createMu across the count and the save, so concurrent launches
+// of different names cannot both pass the bound; every other transition runs in
+// parallel with them.
+func (s *Service) applyWithinBound(ctx context.Context, name string, d core.Decision, creates bool) (core.Cluster, error) {
+	if creates {
+		s.createMu.Lock()
+		defer s.createMu.Unlock()
+		if err := s.underClusterBound(ctx); err != nil {
+			return core.Cluster{}, err
+		}
+	}
+	return s.apply(ctx, name, d)
 }
 
 // underClusterBound refuses a new cluster when MaxClusters exist already.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -349,6 +350,28 @@ func TestMaxClusters(t *testing.T) {
 	wantKind(t, err, core.KindConflict, core.KeyCluster)
 	if !strings.Contains(err.Error(), "max-clusters") {
 		t.Fatalf("message %q does not name the limit", err)
+	}
+}
+
+// Concurrent launches of different names never pass the bound together.
+func TestMaxClustersHoldsUnderConcurrentLaunches(t *testing.T) {
+	h := newHarness(t, app.Config{MaxClusters: 3})
+	var accepted atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			_, err := h.svc.Launch(context.Background(), fmt.Sprintf("c%d", i), core.LaunchRequest{})
+			switch {
+			case err == nil:
+				accepted.Add(1)
+			case !strings.Contains(err.Error(), "max-clusters"):
+				t.Errorf("launch c%d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := accepted.Load(); n != 3 {
+		t.Fatalf("%d of 12 concurrent launches were accepted under --max-clusters 3", n)
 	}
 }
 

@@ -21,7 +21,7 @@ const (
 	fleetFanOutLinesQuick  = 20
 	// fleetFanOutTick spaces each launch's lines: 500 lines a second over the fleet,
 	// 50,000 deliveries a second, for about 10 s.
-	fleetFanOutTick = 200 * time.Millisecond
+	fleetFanOutTick = 1000 * time.Millisecond
 )
 
 // fanOutCluster is the cluster the i-th launch of the fan-out, and the i-th subscriber
