@@ -66,6 +66,8 @@ type requestInfo struct {
 	start time.Time
 	path  string
 	w     http.ResponseWriter // the writer the API writes to, for the event stream
+	// writer is the status-keeping writer the request is answered through.
+	writer statusWriter
 }
 
 type requestInfoKey struct{}

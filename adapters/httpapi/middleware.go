@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/cors"
 	"github.com/rs/zerolog"
 )
@@ -20,17 +19,17 @@ import (
 // (a client's X-Request-Id is never taken, so no client can choose or forge what the log
 // lines are keyed by), notes the start time and path for the envelope's meta, and once
 // the answer is written logs one line and hands it to observe (the request metrics).
-// One response wrapper and one context value serve all of that: this runs on every
-// request, and the status route is meant to cost little more than a bare server.
+// One allocation holds the request's record and its status-keeping writer: this runs on
+// every request, and the status route is meant to cost little more than a bare server.
 func observeRequests(log zerolog.Logger, observe func(r *http.Request, status int, elapsed time.Duration)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			info := &requestInfo{id: newRequestID(), start: time.Now(), path: r.URL.Path}
+			info.writer.ResponseWriter = w
 			w.Header()["X-Request-Id"] = []string{info.id}
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
-			next.ServeHTTP(ww, r)
-			status := ww.Status()
+			next.ServeHTTP(&info.writer, r)
+			status := info.writer.status
 			if status == 0 {
 				status = http.StatusOK
 			}
@@ -46,13 +45,41 @@ func observeRequests(log zerolog.Logger, observe func(r *http.Request, status in
 	}
 }
 
+// statusWriter notes the status code of the answer. Unwrap lets http.ResponseController
+// reach the connection beneath (the event stream takes it over).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush sends what is buffered, when the writer beneath can.
+func (w *statusWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // requestIDPrefix tells this process's ids from those of earlier runs.
 var requestIDPrefix = strings.ToLower(rand.Text()[:10])
 
 var requestSeq atomic.Uint64
 
 func newRequestID() string {
-	return requestIDPrefix + "-" + strconv.FormatUint(requestSeq.Add(1), 10)
+	var b [32]byte
+	id := append(append(b[:0], requestIDPrefix...), '-')
+	return string(strconv.AppendUint(id, requestSeq.Add(1), 10))
 }
 
 // keepWriter records the writer the API writes to, so the event stream can take over
