@@ -86,6 +86,12 @@ type Store struct {
 	mu      sync.RWMutex // guards closed and records
 	closed  bool
 	records *records.Set
+
+	// written is signalled after each commit; checkpoints copies the WAL into the
+	// database in the background until stopCheckpoints closes, then closes its done.
+	written         chan struct{}
+	stopCheckpoints chan struct{}
+	checkpointsDone chan struct{}
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -121,7 +127,38 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := s.open(opts.LegacyCluster); err != nil {
 		return nil, errors.Join(s.corrupt(err), s.release())
 	}
+	s.written, s.stopCheckpoints, s.checkpointsDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	s.written <- struct{}{} // what open wrote
+	go s.checkpoints()
 	return s, nil
+}
+
+// checkpointEvery bounds how often the background checkpoint runs while writes go on.
+const checkpointEvery = 200 * time.Millisecond
+
+// checkpoints copies the WAL's committed pages into the database after writes, at most
+// every checkpointEvery. SQLite would otherwise do it inside the commit that fills the
+// WAL past 1,000 pages: that commit took 20 to 45 ms instead of 0.1 ms, and every writer,
+// and every progress line behind them, waited for it. A passive checkpoint here runs
+// beside the writers and waits for none of them.
+func (s *Store) checkpoints() {
+	defer close(s.checkpointsDone)
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	for {
+		select {
+		case <-s.stopCheckpoints:
+			return
+		case <-s.written:
+		}
+		_, _ = s.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`) // a failure is retried after the next write
+		pause.Reset(checkpointEvery)
+		select {
+		case <-s.stopCheckpoints:
+			return
+		case <-pause.C:
+		}
+	}
 }
 
 // open opens the database, migrates it, imports the earlier store's state and loads the
@@ -138,7 +175,8 @@ func (s *Store) open(legacyCluster string) error {
 		return err
 	}
 	dsn := url.URL{Scheme: "file", Path: abs, RawQuery: url.Values{
-		"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"},
+		// No checkpoint inside a commit (see checkpoints).
+		"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "wal_autocheckpoint(0)"},
 		// The writers are serialized by writeMu, so a transaction may as well take the
 		// write lock at its start.
 		"_txlock": {"immediate"},
@@ -351,6 +389,10 @@ func (s *Store) commit(events []core.Event, first func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	select {
+	case s.written <- struct{}{}:
+	default: // a checkpoint is due already
+	}
 	maps.Copy(s.kept, kept)
 	if n := len(events); n > 0 {
 		s.lastID.Store(max(s.lastID.Load(), events[n-1].ID))
@@ -493,6 +535,8 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	close(s.stopCheckpoints)
+	<-s.checkpointsDone
 	return s.release()
 }
 

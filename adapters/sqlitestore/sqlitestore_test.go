@@ -426,3 +426,35 @@ func TestOutOfRangeTimestampFailsTheUpdate(t *testing.T) {
 		t.Fatalf("Append after the failed Update numbered %v, want [1]", got)
 	}
 }
+
+// Writes are checkpointed in the background: the WAL is copied into the database as
+// writes go on, so it stays as small as a few moments of writes (no commit checkpoints).
+func TestWALIsCheckpointedInTheBackground(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sqlitestore.Open(dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	const rounds, perRound = 16, 100
+	for r := range rounds {
+		for i := range perRound {
+			if _, err := s.Append(ctx, core.Event{Cluster: fmt.Sprintf("c%d", i%20), Type: core.EventProgress, Message: fmt.Sprintf("line %d of round %d", i, r)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(300 * time.Millisecond) // longer than the checkpoints' pause
+	}
+	wal, err := os.Stat(filepath.Join(dir, sqlitestore.DBName+"-wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Uncheckpointed, the WAL would hold at least a frame (a page and its 24-byte
+	// header) for each transaction; checkpointed each round, about one round's frames.
+	uncheckpointed := int64(rounds * perRound * (4096 + 24))
+	t.Logf("WAL %d bytes after %d single-event transactions (at least %d without checkpoints)", wal.Size(), rounds*perRound, uncheckpointed)
+	if wal.Size() > uncheckpointed/2 {
+		t.Errorf("the WAL holds %d bytes: it is not being checkpointed", wal.Size())
+	}
+}

@@ -22,6 +22,7 @@ const (
 type subscriber struct {
 	clusterIs []byte // what every progress event must hold: its cluster's name; nil on /cluster/events
 	latencies []time.Duration
+	printed   []time.Time // when each line of latencies was printed
 	got       []bool
 	distinct  int
 	err       error
@@ -53,6 +54,7 @@ func follow(streams []*eventStream, lines int, cluster func(i int) string, deadl
 			stamped[name], sub.readStamps = true, true
 		}
 		sub.latencies = make([]time.Duration, 0, lines)
+		sub.printed = make([]time.Time, 0, lines)
 		sub.got = make([]bool, lines)
 		_ = stream.conn.SetReadDeadline(deadline)
 		f.wg.Go(func() { sub.follow(stream) })
@@ -92,12 +94,23 @@ type deliveries struct {
 	firstErr  error           // why the first incomplete subscriber stopped
 }
 
-func (f *followers) deliveries() deliveries {
+func (f *followers) deliveries() deliveries { return f.deliveriesPrintedAfter(time.Time{}) }
+
+// deliveriesPrintedAfter sums up the deliveries of the lines printed after from.
+func (f *followers) deliveriesPrintedAfter(from time.Time) deliveries {
 	var d deliveries
 	for i := range f.subs {
 		sub := &f.subs[i]
-		d.latencies = append(d.latencies, sub.latencies...)
-		d.reads = append(d.reads, sub.reads...)
+		for j, latency := range sub.latencies {
+			if sub.printed[j].After(from) {
+				d.latencies = append(d.latencies, latency)
+				// reads holds a line's read only on the one subscriber of a cluster that
+				// notes it, in the order of latencies.
+				if j < len(sub.reads) {
+					d.reads = append(d.reads, sub.reads[j])
+				}
+			}
+		}
 		if sub.distinct == len(sub.got) {
 			d.complete++
 		} else if d.firstErr == nil {
@@ -232,6 +245,7 @@ func (s *subscriber) noteTick(data []byte, now time.Time) {
 	}
 	printed := time.Unix(0, nanos)
 	s.latencies = append(s.latencies, now.Sub(printed))
+	s.printed = append(s.printed, printed)
 	if s.readStamps {
 		s.noteRead(data, printed)
 	}
