@@ -26,8 +26,23 @@ type jsonAppender interface {
 // jsonFormat is the format of every application/json answer.
 var jsonFormat = huma.Format{Marshal: marshalJSON, Unmarshal: json.Unmarshal}
 
+// largeResult is the size from which an encoded result is written as it is, between the
+// envelope's head and tail, rather than copied into the answer's buffer first: the
+// listing of a large fleet is 150 KB a request.
+const largeResult = 16 << 10
+
 // marshalJSON writes v and a newline, as Huma's default JSON format does.
 func marshalJSON(w io.Writer, v any) error {
+	if e, ok := v.(largeEncodedResult); ok {
+		if head, result, tail, ok := e.split(); ok {
+			for _, part := range [][]byte{head, result, tail} {
+				if _, err := w.Write(part); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
 	a, ok := v.(jsonAppender)
 	if !ok {
 		return huma.DefaultJSONFormat.Marshal(w, v)
@@ -102,20 +117,48 @@ func (m Meta) appendJSON(b []byte) ([]byte, error) {
 }
 
 func (e Envelope[T]) appendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"status":`...)
-	b = appendString(b, e.Status)
-	b = append(b, `,"result":`...)
+	b = e.appendHead(b)
 	var err error
 	if e.encodedResult != nil {
 		b = append(b, e.encodedResult...)
 	} else if b, err = appendValue(b, e.Result); err != nil {
 		return b, err
 	}
+	return e.appendTail(b)
+}
+
+// appendHead appends what comes before the result; appendTail what comes after it.
+func (e Envelope[T]) appendHead(b []byte) []byte {
+	b = append(b, `{"status":`...)
+	b = appendString(b, e.Status)
+	return append(b, `,"result":`...)
+}
+
+func (e Envelope[T]) appendTail(b []byte) ([]byte, error) {
 	b = append(b, `,"errors":null,"meta":`...)
-	if b, err = e.Meta.appendJSON(b); err != nil {
+	b, err := e.Meta.appendJSON(b)
+	if err != nil {
 		return b, err
 	}
 	return append(b, '}'), nil
+}
+
+// largeEncodedResult is an envelope that may hold a large encoded result.
+type largeEncodedResult interface {
+	split() (head, result, tail []byte, ok bool)
+}
+
+// split returns the JSON of an envelope whose encoded result is large in three parts,
+// the result's as it is and the tail with its newline; ok is false for any other.
+func (e Envelope[T]) split() (head, result, tail []byte, ok bool) {
+	if len(e.encodedResult) < largeResult {
+		return nil, nil, nil, false
+	}
+	tail, err := e.appendTail(nil)
+	if err != nil {
+		return nil, nil, nil, false
+	}
+	return e.appendHead(nil), e.encodedResult, append(tail, '\n'), true
 }
 
 // MarshalJSON writes the envelope as marshalJSON does, for any other encoder.

@@ -68,6 +68,21 @@ func TestEnvelopeJSONIsEncodingJSON(t *testing.T) {
 			}
 		}
 	}
+	// A large encoded result is written as it is between the envelope's head and tail.
+	var many []StatusResult
+	for range 200 {
+		many = append(many, results[1], results[2])
+	}
+	encoded, err := appendValue(nil, many)
+	if err != nil || len(encoded) < largeResult {
+		t.Fatalf("%d bytes of results (%v): too few for the test", len(encoded), err)
+	}
+	for _, m := range metas[:3] {
+		want := huma2JSON(t, plainEnvelope[[]StatusResult]{Status: "success", Result: &many, Meta: m})
+		if got := ourJSON(t, Envelope[[]StatusResult]{Status: "success", encodedResult: encoded, Meta: m}); !bytes.Equal(got, want) {
+			t.Errorf("envelope of a large encoded result\n got %.300s\nwant %.300s", got, want)
+		}
+	}
 	// A value the encoder cannot write is an error, as with encoding/json.
 	if err := marshalJSON(&bytes.Buffer{}, Envelope[float64]{Status: "success", Result: new(math.NaN()), Meta: metas[0]}); err == nil {
 		t.Error("a NaN result encoded")
