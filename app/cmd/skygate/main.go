@@ -200,9 +200,10 @@ func loadTemplate(path string) (core.SkyPilotConfig, error) {
 // gcPercent is the service's GOGC unless the environment sets one. At Go's default of
 // 100 the heap of an idle service is a few MB, and the garbage of the answers to a front
 // end's polls filled it twenty times a second (GODEBUG=gctrace=1): a collection every
-// 50 ms, each stopping the world for up to 2.5 ms under load. At 200 status throughput
-// rose from 0.80 to 0.87 of a bare server at 32 connections, and from 0.74 to 0.89 at
-// 64, while an idle event stream's resident memory grew from about 15 to 17 KiB.
+// 50 ms, each stopping the world for up to 2.5 ms under load. In the load harness, 200
+// took status throughput from 0.80 to 0.87 of a bare server at 32 connections and from
+// 0.74 to 0.89 at 64, and an idle event stream's resident memory from about 15 to 17 KiB;
+// 400 gained a little more throughput for 18 KiB a stream, too near its 20 KiB bound.
 const gcPercent = 200
 
 func serve(args []string, stdout, stderr io.Writer) error {
