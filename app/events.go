@@ -22,10 +22,8 @@ const ReplayPage = 1000
 // the replay is the events of the operations in flight, so a new stream costs no more
 // than those.
 func (s *Service) Events(ctx context.Context, cluster string, after *uint64) (Replay, ports.Subscription, error) {
-	if cluster != "" {
-		if err := core.ValidateClusterName(pathName, cluster); err != nil {
-			return Replay{}, nil, err
-		}
+	if err := validateStreamCluster(cluster); err != nil {
+		return Replay{}, nil, err
 	}
 	sub := s.bus.Subscribe(cluster)
 	replay, err := s.replay(ctx, cluster, after)
@@ -34,6 +32,14 @@ func (s *Service) Events(ctx context.Context, cluster string, after *uint64) (Re
 		return Replay{}, nil, err
 	}
 	return replay, sub, nil
+}
+
+// validateStreamCluster checks the cluster of a stream; "" is every cluster.
+func validateStreamCluster(cluster string) error {
+	if cluster == "" {
+		return nil
+	}
+	return core.ValidateClusterName(pathName, cluster)
 }
 
 // Replay is what a new stream is sent before the live events.
@@ -46,10 +52,8 @@ type Replay struct {
 // Backlog returns the next ReplayPage kept events of cluster ("" for every cluster)
 // after the ID after, oldest first: fewer means the stream has caught up with the store.
 func (s *Service) Backlog(ctx context.Context, cluster string, after uint64) ([]core.Event, error) {
-	if cluster != "" {
-		if err := core.ValidateClusterName(pathName, cluster); err != nil {
-			return nil, err
-		}
+	if err := validateStreamCluster(cluster); err != nil {
+		return nil, err
 	}
 	return s.store.Events(ctx, ports.EventFilter{After: after, Cluster: cluster, Limit: ReplayPage})
 }

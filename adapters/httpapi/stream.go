@@ -164,6 +164,9 @@ func (s *eventStream) run() {
 // events (which wait in the subscription; one that overflows meanwhile is dropped, and
 // its client resumes from the last id it got). false when the stream is over.
 func (s *eventStream) replayBacklog(gone <-chan struct{}) bool {
+	if !s.more {
+		return true // the usual case: no goroutine for it
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
