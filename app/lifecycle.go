@@ -320,18 +320,17 @@ func (s *Service) settleRun(ctx context.Context, cs *clusterState, op *operation
 	s.finish(ctx, cs, op, out)
 }
 
-// confirm asks `sky status` about a cluster whose run ended, again and again while sky
-// cannot answer: a failed confirm says nothing about the run. It reports false only when
-// ctx ended first.
+// confirm asks `sky status` about a cluster whose run ended (in one run with the others
+// that end at the same time), again and again while sky cannot answer: a failed confirm
+// says nothing about the run. It reports false only when ctx ended first.
 func (s *Service) confirm(ctx context.Context, name string) (core.SkyCluster, string, bool) {
 	wait := s.cfg.PollInterval / 16
 	for {
-		clusters, err := s.runner.Status(ctx, []string{name}, false)
+		sc, err := s.skyStatusOf(ctx, name, false)
 		if ctx.Err() != nil {
 			return core.SkyCluster{}, "", false
 		}
 		if err == nil {
-			sc := clusters[name]
 			return sc, s.headIP(ctx, name, sc), true
 		}
 		s.log.Warn().Err(err).Str("cluster", name).Msg("sky status could not confirm an operation; asking again")

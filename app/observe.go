@@ -288,11 +288,10 @@ func (s *Service) poll(ctx context.Context, cs *clusterState, op *operation, rec
 	}
 	deadline := started.Add(s.cfg.RecoveryTimeout)
 	for {
-		answers, err := s.runner.Status(ctx, []string{op.cluster}, true)
+		sc, err := s.skyStatusOf(ctx, op.cluster, true)
 		if ctx.Err() != nil {
 			return
 		}
-		sc := answers[op.cluster]
 		if err == nil && s.settlePolled(ctx, cs, op, sc) {
 			return
 		}

@@ -99,6 +99,7 @@ type Service struct {
 	listing fleetListing
 
 	flight   singleflight.Group // shares concurrent sky status and sky check runs
+	batches  statusBatches      // coalesces the sky status runs about one cluster each
 	checkMu  sync.Mutex
 	checked  CheckInfo
 	hasCheck bool

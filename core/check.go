@@ -3,7 +3,6 @@ package core
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -23,15 +22,15 @@ func ParseCheck(stdout string) (CheckResult, error) {
 	for i := 0; i < len(lines); i++ {
 		line, trimmed := lines[i], strings.TrimSpace(lines[i])
 		switch {
-		case checkHeaderRE.MatchString(trimmed) || strings.HasPrefix(trimmed, "No cloud is enabled."):
+		case checkHeaderRE().MatchString(trimmed) || strings.HasPrefix(trimmed, "No cloud is enabled."):
 			recognised = true
-		case summaryHeaderRE.MatchString(trimmed):
+		case summaryHeaderRE().MatchString(trimmed):
 			recognised = true
 			i = acc.readSummary(lines, i+1)
 		case acc.readAllowedCloudsNote(trimmed):
 			recognised = true
 		default:
-			if m := cloudLineRE.FindStringSubmatch(line); m != nil && CloudRegistryName(m[1]) != "" {
+			if m := cloudLineRE().FindStringSubmatch(line); m != nil && CloudRegistryName(m[1]) != "" {
 				recognised = true
 				i = acc.readCloud(lines, i, CloudRegistryName(m[1]), m[2] == "enabled")
 			}
@@ -62,17 +61,17 @@ func ComputeClouds(enabled []string) []string {
 var (
 	// checkHeaderRE: "Checking credentials to enable clouds for SkyPilot." (≤v0.9) or
 	// "... enable infra for SkyPilot." (v0.10+).
-	checkHeaderRE = regexp.MustCompile(`^Checking credentials to enable (?:clouds|infra)\b`)
+	checkHeaderRE = lazyRegexp(`^Checking credentials to enable (?:clouds|infra)\b`)
 	// summaryHeaderRE: "🎉 Enabled clouds 🎉" (≤v0.9), "🎉 Enabled infra 🎉" and
 	// "🎉 Enabled infra for workspace: 'x' 🎉" (v0.10+).
-	summaryHeaderRE = regexp.MustCompile(`^(?:🎉 ?)?Enabled (?:clouds|infra)(?: for workspace: '[^']*')?(?: ?🎉)?$`)
+	summaryHeaderRE = lazyRegexp(`^(?:🎉 ?)?Enabled (?:clouds|infra)(?: for workspace: '[^']*')?(?: ?🎉)?$`)
 	// cloudLineRE: "  AWS: enabled", "  AWS: enabled [compute, storage]", "  Azure: disabled ",
 	// "  Cloudflare (for R2 object store): enabled". Context tree lines are indented deeper.
-	cloudLineRE = regexp.MustCompile(`^ {1,3}([A-Za-z][^:]*): (enabled|disabled)(?: \[[^\]]*\])?$`)
+	cloudLineRE = lazyRegexp(`^ {1,3}([A-Za-z][^:]*): (enabled|disabled)(?: \[[^\]]*\])?$`)
 	// reasonRE: "Reason: ..." (≤v0.7) or "Reason [compute, storage]: ..." (v0.8+).
-	reasonRE = regexp.MustCompile(`^Reason(?: \[[^\]]*\])?:\s*(.*)$`)
+	reasonRE = lazyRegexp(`^Reason(?: \[[^\]]*\])?:\s*(.*)$`)
 	// detailLabelRE starts a block under a cloud line that is not part of a reason.
-	detailLabelRE = regexp.MustCompile(`^(?:Hint(?: \[[^\]]*\])?|Activated account):`)
+	detailLabelRE = lazyRegexp(`^(?:Hint(?: \[[^\]]*\])?|Activated account):`)
 	// treeGlyphs are drawn in front of Kubernetes/SSH/Slurm contexts.
 	treeGlyphs = strings.NewReplacer("├──", " ", "└──", " ", "│", " ")
 )
@@ -93,12 +92,12 @@ func newCheckAccumulator() checkAccumulator {
 // included in allowed_clouds in ~/.sky/config.yaml: GCP, Azure" (since 2024-05; v0.10+
 // may add " or disabled for this workspace 'x'" before the colon). Group 1 is the reason,
 // group 2 the list.
-var allowedCloudsNoteRE = regexp.MustCompile(`^Note: The following clouds were disabled because they were (.+?): (.+)$`)
+var allowedCloudsNoteRE = lazyRegexp(`^Note: The following clouds were disabled because they were (.+?): (.+)$`)
 
 // readAllowedCloudsNote records the clouds of an allowed_clouds note and reports whether
 // the line is one.
 func (a *checkAccumulator) readAllowedCloudsNote(line string) bool {
-	m := allowedCloudsNoteRE.FindStringSubmatch(line)
+	m := allowedCloudsNoteRE().FindStringSubmatch(line)
 	if m == nil {
 		return false
 	}
@@ -123,11 +122,11 @@ func (a *checkAccumulator) readCloud(lines []string, at int, cloud string, enabl
 	for end+1 < len(lines) && indentOf(lines[end+1]) >= 4 {
 		end++
 		text := strings.TrimSpace(treeGlyphs.Replace(lines[end]))
-		switch m := reasonRE.FindStringSubmatch(text); {
+		switch m := reasonRE().FindStringSubmatch(text); {
 		case m != nil:
 			reasons = append(reasons, m[1])
 			inReason = true
-		case detailLabelRE.MatchString(text):
+		case detailLabelRE().MatchString(text):
 			inReason = false
 		case inReason:
 			reasons[len(reasons)-1] += " " + text

@@ -5,7 +5,6 @@ package core
 
 import (
 	"fmt"
-	"regexp"
 	"time"
 )
 
@@ -120,7 +119,7 @@ func (c Cluster) OperationKey() string {
 // sky/skylet/constants.py, enforced by check_cluster_name_is_valid in
 // sky/utils/common_utils.py. skygate also caps the length at 63, the longest name every
 // cloud accepts as a resource label.
-var clusterNameRE = regexp.MustCompile(`^[a-zA-Z]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$`)
+var clusterNameRE = lazyRegexp(`^[a-zA-Z]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$`)
 
 // validClusterName is clusterNameRE.MatchString as a scan of bytes: every status request
 // checks its name, and the regular expression was a visible share of that route's cost.
@@ -143,7 +142,7 @@ func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <
 // ValidateClusterName checks a cluster name; its error is KindInvalid keyed by key.
 func ValidateClusterName(key, name string) error {
 	if len(name) > 63 || !validClusterName(name) {
-		return Errorf(KindInvalid, key, "cluster name %q is invalid: it must match %s (letters, digits, '-', '_' and '.', starting with a letter and ending with a letter or digit) and be at most 63 characters", truncate(name, 64), clusterNameRE)
+		return Errorf(KindInvalid, key, "cluster name %q is invalid: it must match %s (letters, digits, '-', '_' and '.', starting with a letter and ending with a letter or digit) and be at most 63 characters", truncate(name, 64), clusterNameRE())
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ var clusterNameCases = []string{
 
 func TestValidClusterNameIsSkyPilotsRule(t *testing.T) {
 	for _, name := range clusterNameCases {
-		if got, want := validClusterName(name), clusterNameRE.MatchString(name); got != want {
+		if got, want := validClusterName(name), clusterNameRE().MatchString(name); got != want {
 			t.Errorf("validClusterName(%q) = %v, the regular expression says %v", name, got, want)
 		}
 	}
@@ -29,7 +29,7 @@ func FuzzValidClusterName(f *testing.F) {
 		f.Add(name)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		if got, want := validClusterName(name), clusterNameRE.MatchString(name); got != want {
+		if got, want := validClusterName(name), clusterNameRE().MatchString(name); got != want {
 			t.Fatalf("validClusterName(%q) = %v, the regular expression says %v", name, got, want)
 		}
 	})

@@ -99,7 +99,7 @@ type outLine struct {
 // or, under SKYPILOT_DEBUG, "D 02-24 21:00:25.123 PID=1234 sdk.py:1422] ". It is searched
 // anywhere in the line: a progress bar drawn without a newline can come before it
 // ("Terminating 1 cluster ━━━ 0% -:--:--E 05-03 04:53:12 cloud_vm_ray_backend.py:2238] ...").
-var loggerLineRE = regexp.MustCompile(`(?:^|[^\w])([DIWE]) \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: PID=\d+)? ([\w./-]+:\d+)\] ?`)
+var loggerLineRE = lazyRegexp(`(?:^|[^\w])([DIWE]) \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: PID=\d+)? ([\w./-]+:\d+)\] ?`)
 
 // readOutput splits output into its non-blank lines: "\r\n" and "\r" redraws handled,
 // escape codes and logger prefixes removed, the prefix's level and source kept.
@@ -114,7 +114,7 @@ func readOutput(s string) []outLine {
 		line = dropEscapes(line)
 		var l outLine
 		if strings.IndexByte(line, ']') >= 0 {
-			if loc := loggerLineRE.FindStringSubmatchIndex(line); loc != nil {
+			if loc := loggerLineRE().FindStringSubmatchIndex(line); loc != nil {
 				l.level, l.source = line[loc[2]], line[loc[4]:loc[5]]
 				line = line[loc[1]:]
 			}
@@ -139,7 +139,7 @@ func readOutput(s string) []outLine {
 // "sky.exceptions.RequestCancelled: message", "KeyboardInterrupt"; group 1 is the type,
 // group 2 the message. Capitalised labels such as "Reason:", "Hint:" or click's "Error:"
 // do not match.
-var exceptionRE = regexp.MustCompile(`^((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Cancelled|DoesNotExist|Unavailable|Configs|Credentials|ByPolicy))(?::\s*(.*))?$`)
+var exceptionRE = lazyRegexp(`^((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Cancelled|DoesNotExist|Unavailable|Configs|Credentials|ByPolicy))(?::\s*(.*))?$`)
 
 // raised is one exception line of a chain.
 type raised struct {
@@ -183,7 +183,7 @@ func exceptionChain(lines []outLine) []raised {
 		case strings.HasPrefix(text, directCause):
 			direct = true
 		}
-		m := exceptionRE.FindStringSubmatch(text)
+		m := exceptionRE().FindStringSubmatch(text)
 		if m == nil {
 			continue
 		}
@@ -245,7 +245,7 @@ func withContinuation(msg string, lines []outLine, at int) string {
 
 // startsAnother reports whether a line begins something else than a continuation.
 func startsAnother(text string) bool {
-	return isNoiseLine(text) || exceptionRE.MatchString(text) || promptRE.MatchString(text)
+	return isNoiseLine(text) || exceptionRE().MatchString(text) || promptRE().MatchString(text)
 }
 
 // stripExceptionType removes "module.Type: " prefixes, also nested ones
@@ -253,7 +253,7 @@ func startsAnother(text string) bool {
 func stripExceptionType(msg string) string {
 	msg = strings.TrimSpace(msg)
 	for range 3 {
-		m := exceptionRE.FindStringSubmatch(msg)
+		m := exceptionRE().FindStringSubmatch(msg)
 		if m == nil || m[2] == "" {
 			return msg
 		}
@@ -264,13 +264,13 @@ func stripExceptionType(msg string) string {
 
 // isBareType reports whether msg is empty or only an exception type ("RuntimeError:").
 func isBareType(msg string) bool {
-	m := exceptionRE.FindStringSubmatch(msg)
+	m := exceptionRE().FindStringSubmatch(msg)
 	return msg == "" || m != nil && m[2] == ""
 }
 
 // quotaRE finds the zero-quota precheck message, which says why provisioning failed more
 // precisely than the final "Failed to provision all possible launchable resources".
-var quotaRE = regexp.MustCompile(`Found no quota for .*`)
+var quotaRE = lazyRegexp(`Found no quota for .*`)
 
 func moreSpecificCause(msg string, outLines, errLines []outLine) string {
 	if !strings.HasPrefix(msg, "Failed to provision all possible launchable resources") {
@@ -278,7 +278,7 @@ func moreSpecificCause(msg string, outLines, errLines []outLine) string {
 	}
 	for _, lines := range [][]outLine{outLines, errLines} {
 		for i, line := range lines {
-			if quota := quotaRE.FindString(line.text); quota != "" {
+			if quota := quotaRE().FindString(line.text); quota != "" {
 				return withContinuation(quota, lines, i)
 			}
 		}
@@ -290,7 +290,7 @@ func moreSpecificCause(msg string, outLines, errLines []outLine) string {
 
 // promptRE matches a confirmation prompt sky asks before acting, with whatever was typed
 // after it ("Continue? [y/N]: N", "Continue? [y/N]: ^CAborted!"); group 1 is the question.
-var promptRE = regexp.MustCompile(`^(.*?\S)\s*\[(?:Y/n|y/N)\]:?`)
+var promptRE = lazyRegexp(`^(.*?\S)\s*\[(?:Y/n|y/N)\]:?`)
 
 // abortMessage explains click's "Aborted!": a prompt was declined or got no answer (no
 // -y, or the "looks like a yaml path" prompt that -y does not skip), or the run was
@@ -301,7 +301,7 @@ func abortMessage(errLines, outLines []outLine) (string, bool) {
 	}
 	for _, lines := range [][]outLine{outLines, errLines} {
 		for i := len(lines) - 1; i >= 0; i-- {
-			if m := promptRE.FindStringSubmatch(lines[i].text); m != nil {
+			if m := promptRE().FindStringSubmatch(lines[i].text); m != nil {
 				return promptCause(lines, i, m[1]), true
 			}
 		}
@@ -355,7 +355,7 @@ const maxPromptLines = 12
 func promptWarning(lines []outLine, at int) (string, bool) {
 	for j := at - 1; j >= 0 && at-j <= maxPromptLines; j-- {
 		line := lines[j]
-		if line.level != 0 || isProgressLine(line.text) || promptRE.MatchString(line.text) {
+		if line.level != 0 || isProgressLine(line.text) || promptRE().MatchString(line.text) {
 			break
 		}
 		adjacent := j == at-1 && !lines[at].afterBlank
@@ -382,23 +382,23 @@ func isProgressLine(text string) bool {
 
 var (
 	// clickErrorRE: click usage errors, "Error: No such option: --foo".
-	clickErrorRE = regexp.MustCompile(`^Error: (.+)$`)
+	clickErrorRE = lazyRegexp(`^Error: (.+)$`)
 	// operationFailedRE: "Terminating cluster x...failed." / "Stopping cluster x...failed.",
 	// also with text after it ("...failed. Please check the logs and try again.").
-	operationFailedRE = regexp.MustCompile(`\.\.\.\s*failed\b`)
+	operationFailedRE = lazyRegexp(`\.\.\.\s*failed\b`)
 	// operationCutRE: the same summary cut before "failed." ("Terminating cluster x...").
-	operationCutRE = regexp.MustCompile(`^(?:Terminating|Stopping) cluster \S+?\.\.\.$`)
+	operationCutRE = lazyRegexp(`^(?:Terminating|Stopping) cluster \S+?\.\.\.$`)
 	// operationSkippedRE: "Stopping cluster 'x'... skipped.", followed by why.
-	operationSkippedRE = regexp.MustCompile(`\.\.\.\s*skipped\.?$`)
+	operationSkippedRE = lazyRegexp(`\.\.\.\s*skipped\.?$`)
 	// reasonLineRE: the "Reason: <exception>" line under a failed operation; since the
 	// teardown's own message starts with a newline, the line can hold only the type.
-	reasonLineRE = regexp.MustCompile(`^Reason:\s*(.*)$`)
+	reasonLineRE = lazyRegexp(`^Reason:\s*(.*)$`)
 	// jobFailedRE: "ERROR: Job 1 failed with return code list: [1]",
 	// "ERROR: Job 1's setup failed with return code 1 (pid=...)".
-	jobFailedRE = regexp.MustCompile(`^ERROR: (Job \d+.*failed.*)$`)
+	jobFailedRE = lazyRegexp(`^ERROR: (Job \d+.*failed.*)$`)
 	// unsupportedFeatureRE: the 2023 table "The following features are not supported by
 	// Kubernetes:" / "Feature  Reason" / "stop     Kubernetes does not support stopping VMs.".
-	unsupportedFeatureRE = regexp.MustCompile(`^The following features are not supported by`)
+	unsupportedFeatureRE = lazyRegexp(`^The following features are not supported by`)
 )
 
 // reportedFailure finds a failure sky printed as text rather than raising: stop/down
@@ -420,7 +420,7 @@ func reportedFailure(lines []outLine) (string, bool) {
 // operation), else by the summary itself.
 func failedOperation(lines []outLine) (string, bool) {
 	for i, line := range lines {
-		if !operationFailedRE.MatchString(line.text) && !operationCutRE.MatchString(line.text) {
+		if !operationFailedRE().MatchString(line.text) && !operationCutRE().MatchString(line.text) {
 			continue
 		}
 		if msg, ok := reasonBelow(lines, i); ok {
@@ -439,7 +439,7 @@ func failedOperation(lines []outLine) (string, bool) {
 // after it.
 func reasonBelow(lines []outLine, at int) (string, bool) {
 	for j := at + 1; j < min(at+4, len(lines)); j++ {
-		m := reasonLineRE.FindStringSubmatch(lines[j].text)
+		m := reasonLineRE().FindStringSubmatch(lines[j].text)
 		if m == nil {
 			continue
 		}
@@ -460,7 +460,7 @@ func reasonBelow(lines []outLine, at int) (string, bool) {
 // endsReport reports whether a line follows a failed operation's report.
 func endsReport(text string) bool {
 	return strings.HasPrefix(text, "Cluster(s) failed") || strings.HasPrefix(text, "Summary:") ||
-		operationFailedRE.MatchString(text) || strings.HasSuffix(text, "...done.")
+		operationFailedRE().MatchString(text) || strings.HasSuffix(text, "...done.")
 }
 
 // maxLoggedErrorDistance bounds how far above a summary the logged error is looked for.
@@ -499,10 +499,10 @@ const (
 )
 
 // purgeHintRE is the advice sky appends to "Failed to terminate x.".
-var purgeHintRE = regexp.MustCompile(`\s*If you want to ignore this error.*$`)
+var purgeHintRE = lazyRegexp(`\s*If you want to ignore this error.*$`)
 
 // errorWordRE marks the line of a command's stderr that states the error.
-var errorWordRE = regexp.MustCompile(`(?i)error|denied|not found|forbidden|exceeded|invalid`)
+var errorWordRE = lazyRegexp(`(?i)error|denied|not found|forbidden|exceeded|invalid`)
 
 // teardownReport makes one sentence of a teardown report: its first line ("Failed to
 // terminate x.", a lock held by another operation) with the error of the failed command's
@@ -520,11 +520,11 @@ func teardownReport(report []outLine) string {
 			if fallback == "" && !isNoiseLine(text) {
 				fallback = text
 			}
-			if detail == "" && errorWordRE.MatchString(text) {
+			if detail == "" && errorWordRE().MatchString(text) {
 				detail = text
 			}
 		case !inStdout && head == "":
-			head = stripExceptionType(purgeHintRE.ReplaceAllString(text, ""))
+			head = stripExceptionType(purgeHintRE().ReplaceAllString(text, ""))
 		}
 	}
 	detail = firstNonEmpty(detail, fallback)
@@ -548,7 +548,7 @@ func hasLine(lines []outLine, text string) bool {
 
 func skippedOperation(lines []outLine) (string, bool) {
 	for i, line := range lines {
-		if operationSkippedRE.MatchString(line.text) {
+		if operationSkippedRE().MatchString(line.text) {
 			if i+1 < len(lines) {
 				return lines[i+1].text, true
 			}
@@ -560,11 +560,11 @@ func skippedOperation(lines []outLine) (string, bool) {
 
 func unsupportedFeature(lines []outLine) (string, bool) {
 	for i, line := range lines {
-		if !unsupportedFeatureRE.MatchString(line.text) {
+		if !unsupportedFeatureRE().MatchString(line.text) {
 			continue
 		}
 		for _, row := range lines[i+1:] {
-			cells := multiSpaceRE.Split(row.text, -1)
+			cells := multiSpaceRE().Split(row.text, -1)
 			if len(cells) >= 2 && cells[0] != "Feature" {
 				return cells[len(cells)-1], true
 			}
@@ -584,11 +584,11 @@ func missingCluster(lines []outLine) (string, bool) {
 }
 
 func failedJob(lines []outLine) (string, bool) {
-	return lastMatch(lines, jobFailedRE)
+	return lastMatch(lines, jobFailedRE())
 }
 
 func usageError(lines []outLine) (string, bool) {
-	return lastMatch(lines, clickErrorRE)
+	return lastMatch(lines, clickErrorRE())
 }
 
 // lastMatch returns group 1 of the last line re matches.

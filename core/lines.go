@@ -1,7 +1,6 @@
 package core
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -11,7 +10,7 @@ import (
 const MaxLineBytes = 4096
 
 // ansiRE matches CSI sequences (colours, cursor moves) and OSC sequences (titles, links).
-var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]`)
+var ansiRE = lazyRegexp(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]`)
 
 // StripANSI removes terminal escape sequences, and any stray escape byte left over from a
 // truncated one.
@@ -19,7 +18,7 @@ func StripANSI(s string) string {
 	if !strings.Contains(s, "\x1b") {
 		return s
 	}
-	return strings.ReplaceAll(ansiRE.ReplaceAllString(s, ""), "\x1b", "")
+	return strings.ReplaceAll(ansiRE().ReplaceAllString(s, ""), "\x1b", "")
 }
 
 // SplitOutput splits raw output on "\n" and "\r" (spinners redraw a line with "\r") and

@@ -3,7 +3,6 @@ package core
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -46,7 +45,7 @@ func ParseStatusAll(stdout string) (map[string]SkyCluster, error) {
 
 // logPrefixRE matches the logger prefix of pre-Oct-2024 output and of SKYPILOT_DEBUG runs:
 // "I 02-26 14:41:00 optimizer.py:617] " or "D 02-24 21:00:25.123 PID=1234 sdk.py:1422] ".
-var logPrefixRE = regexp.MustCompile(`^[DIWE] \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: PID=\d+)? [\w./-]+:\d+\] `)
+var logPrefixRE = lazyRegexp(`^[DIWE] \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: PID=\d+)? [\w./-]+:\d+\] `)
 
 // outputLines splits raw sky output into lines as a terminal would show them: "\r\n" ends
 // a line, a lone "\r" redraws it (only the text after the last one stays), escape codes
@@ -68,7 +67,7 @@ func cleanOutputLine(line string) string {
 	}
 	line = dropEscapes(line)
 	if len(line) > 2 && strings.IndexByte("DIWE", line[0]) >= 0 && line[1] == ' ' {
-		line = logPrefixRE.ReplaceAllString(line, "")
+		line = logPrefixRE().ReplaceAllString(line, "")
 	}
 	return strings.TrimRightFunc(line, unicode.IsSpace)
 }
@@ -126,7 +125,7 @@ type statusReport struct {
 
 // notFoundRE matches "Cluster 'a' not found.", "Clusters 'a', 'b' not found." (v0.8+) and
 // "Cluster a not found." (≤v0.7).
-var notFoundRE = regexp.MustCompile(`^Clusters? .+ not found\.$`)
+var notFoundRE = lazyRegexp(`^Clusters? .+ not found\.$`)
 
 // trailingSections are the section headers that follow the cluster table.
 var trailingSections = map[string]bool{
@@ -140,7 +139,7 @@ func readStatusReport(lines []string) statusReport {
 		switch {
 		case line == "Clusters":
 			report.sawClusters = true
-		case line == "No existing clusters." || notFoundRE.MatchString(line):
+		case line == "No existing clusters." || notFoundRE().MatchString(line):
 			report.notFound = true
 		case report.table == nil && isStatusHeader(line):
 			table, end := readStatusTable(lines, i)
@@ -187,7 +186,7 @@ func readStatusTable(lines []string, at int) (*statusTable, int) {
 	for end+1 < len(lines) {
 		line := lines[end+1]
 		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || notFoundRE.MatchString(trimmed) || trimmed == "No existing clusters." {
+		if trimmed == "" || notFoundRE().MatchString(trimmed) || trimmed == "No existing clusters." {
 			break
 		}
 		table.rows = append(table.rows, line)
@@ -231,7 +230,7 @@ func (t *statusTable) column(cells []string, name string) string {
 }
 
 // multiSpaceRE splits a row on the two-space padding prettytable puts between cells.
-var multiSpaceRE = regexp.MustCompile(`\s{2,}`)
+var multiSpaceRE = lazyRegexp(`\s{2,}`)
 
 // splitOnSpaceRuns is multiSpaceRE.Split(s, -1) without the regexp machinery, which
 // dominated the cost of reading a long table row by row.
@@ -366,10 +365,10 @@ func splitInfra(infra string) (cloud, region string) {
 }
 
 // resourcesCloudRE reads the cloud of a ≤v0.9 RESOURCES cell: "1x GCP(n1-standard-2, ...)".
-var resourcesCloudRE = regexp.MustCompile(`^\d+x ?([A-Za-z][A-Za-z0-9]*)\(`)
+var resourcesCloudRE = lazyRegexp(`^\d+x ?([A-Za-z][A-Za-z0-9]*)\(`)
 
 func cloudFromResources(resources string) string {
-	if m := resourcesCloudRE.FindStringSubmatch(resources); m != nil {
+	if m := resourcesCloudRE().FindStringSubmatch(resources); m != nil {
 		return CloudRegistryName(m[1])
 	}
 	return ""

@@ -206,7 +206,7 @@ func TestParseStatusAllMatchesOneByOne(t *testing.T) {
 		}
 		names := []string{"no-such-cluster"}
 		for _, line := range strings.Split(string(raw), "\n") {
-			if f := strings.Fields(line); len(f) > 0 && f[0] != "NAME" && clusterNameRE.MatchString(f[0]) {
+			if f := strings.Fields(line); len(f) > 0 && f[0] != "NAME" && clusterNameRE().MatchString(f[0]) {
 				names = append(names, f[0])
 			}
 		}
@@ -386,7 +386,7 @@ func FuzzSplitOnSpaceRuns(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := splitOnSpaceRuns(s, 2), multiSpaceRE.Split(s, -1); !slices.Equal(got, want) {
+		if got, want := splitOnSpaceRuns(s, 2), multiSpaceRE().Split(s, -1); !slices.Equal(got, want) {
 			t.Errorf("splitOnSpaceRuns(%q) = %q, want %q", s, got, want)
 		}
 	})

@@ -2,7 +2,6 @@ package core
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,9 +20,9 @@ var knownClouds = []string{
 func KnownClouds() []string { return slices.Clone(knownClouds) }
 
 var (
-	identifierRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	envNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
-	portRE       = regexp.MustCompile(`^[0-9]{1,5}(-[0-9]{1,5})?$`)
+	identifierRE = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	envNameRE    = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+	portRE       = lazyRegexp(`^[0-9]{1,5}(-[0-9]{1,5})?$`)
 )
 
 // ValidateLaunch checks a launch request and returns it normalised (k8s → kubernetes).
@@ -37,11 +36,11 @@ func ValidateLaunch(req LaunchRequest) (LaunchRequest, error) {
 			req.Cloud = "kubernetes"
 		}
 	}
-	if req.Region != "" && !identifierRE.MatchString(req.Region) {
-		return req, Errorf(KindInvalid, "body.region", "region must match %s", identifierRE)
+	if req.Region != "" && !identifierRE().MatchString(req.Region) {
+		return req, Errorf(KindInvalid, "body.region", "region must match %s", identifierRE())
 	}
-	if req.InstanceType != "" && !identifierRE.MatchString(req.InstanceType) {
-		return req, Errorf(KindInvalid, "body.instance_type", "instance_type must match %s", identifierRE)
+	if req.InstanceType != "" && !identifierRE().MatchString(req.InstanceType) {
+		return req, Errorf(KindInvalid, "body.instance_type", "instance_type must match %s", identifierRE())
 	}
 	return req, nil
 }
@@ -91,8 +90,8 @@ func (c SkyPilotConfig) Validate() error {
 	if _, err := ValidateLaunch(c.Defaults()); err != nil {
 		return err
 	}
-	if c.Name != "" && !identifierRE.MatchString(c.Name) {
-		return Errorf(KindInvalid, "name", "name must match %s", identifierRE)
+	if c.Name != "" && !identifierRE().MatchString(c.Name) {
+		return Errorf(KindInvalid, "name", "name must match %s", identifierRE())
 	}
 	if c.DiskSize < 0 || c.DiskSize > 65536 {
 		return Errorf(KindInvalid, "disk_size", "disk_size must be between 1 and 65536 GB")
@@ -104,12 +103,12 @@ func (c SkyPilotConfig) Validate() error {
 		return Errorf(KindInvalid, "image_id", "image_id must be one line of at most 512 bytes")
 	}
 	for _, p := range c.Ports {
-		if !portRE.MatchString(p) {
+		if !portRE().MatchString(p) {
 			return Errorf(KindInvalid, "ports", "port %q must be a number or a range like 8000-8010", truncate(p, 32))
 		}
 	}
 	for k := range c.Envs {
-		if !envNameRE.MatchString(k) {
+		if !envNameRE().MatchString(k) {
 			return Errorf(KindInvalid, "envs", "env name %q is not a valid variable name", truncate(k, 64))
 		}
 	}

@@ -3,7 +3,6 @@ package core
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -47,14 +46,14 @@ func (v Version) HasJSONOutput() bool { return v.AtLeast(0, 12) } // `-o json` o
 const versionNumber = `(\d+)\.(\d+)(?:\.(\d+))?([0-9A-Za-z.+-]*)`
 
 var (
-	versionRE = regexp.MustCompile(`(?i)skypilot,\s+version\s+` + versionNumber)
-	commitRE  = regexp.MustCompile(`(?i)skypilot,\s+commit\s+([0-9a-f]{7,40})(-dirty)?`)
+	versionRE = lazyRegexp(`(?i)skypilot,\s+version\s+` + versionNumber)
+	commitRE  = lazyRegexp(`(?i)skypilot,\s+commit\s+([0-9a-f]{7,40})(-dirty)?`)
 	// `sky api info` (v0.8+): "SkyPilot client version: 0.10.2, commit: fc35b369..." and,
 	// for the server, "├── Status: healthy, commit: fc35b369...-dirty, version: 0.10.2".
-	clientVersionRE = regexp.MustCompile(`SkyPilot client version:\s*` + versionNumber)
-	serverVersionRE = regexp.MustCompile(`Status: [^,\n]*, commit: [^,\n]*, version: ` + versionNumber)
+	clientVersionRE = lazyRegexp(`SkyPilot client version:\s*` + versionNumber)
+	serverVersionRE = lazyRegexp(`Status: [^,\n]*, commit: [^,\n]*, version: ` + versionNumber)
 	// jsonVersionRE is a whole version string of `sky api info -o json`.
-	jsonVersionRE = regexp.MustCompile(`^` + versionNumber + `$`)
+	jsonVersionRE = lazyRegexp(`^` + versionNumber + `$`)
 )
 
 // ParseVersion reads the output of `sky --version` / `sky -v` ("skypilot, version 0.10.3",
@@ -65,10 +64,10 @@ var (
 // the older one is returned: a feature is usable only when both sides have it.
 func ParseVersion(out string) (Version, error) {
 	out = StripANSI(out)
-	if m := versionRE.FindStringSubmatch(out); m != nil {
+	if m := versionRE().FindStringSubmatch(out); m != nil {
 		return versionOf(m[1:])
 	}
-	if m := commitRE.FindStringSubmatch(out); m != nil {
+	if m := commitRE().FindStringSubmatch(out); m != nil {
 		return Version{Major: 1, Raw: "commit " + m[1] + m[2]}, nil
 	}
 	client, server := apiInfoVersions(out)
@@ -95,10 +94,10 @@ func ParseVersion(out string) (Version, error) {
 // apiInfoVersions finds the client's and the server's versions (major, minor, patch,
 // suffix) in `sky api info` output; nil when not shown.
 func apiInfoVersions(out string) (client, server []string) {
-	if m := clientVersionRE.FindStringSubmatch(out); m != nil {
+	if m := clientVersionRE().FindStringSubmatch(out); m != nil {
 		client = m[1:]
 	}
-	if m := serverVersionRE.FindStringSubmatch(out); m != nil {
+	if m := serverVersionRE().FindStringSubmatch(out); m != nil {
 		server = m[1:]
 	}
 	if client != nil || server != nil {
@@ -122,10 +121,10 @@ func apiInfoJSONVersions(out string) (client, server []string) {
 	if json.NewDecoder(strings.NewReader(out[start:])).Decode(&doc) != nil {
 		return nil, nil
 	}
-	if m := jsonVersionRE.FindStringSubmatch(doc.Client.Version); m != nil {
+	if m := jsonVersionRE().FindStringSubmatch(doc.Client.Version); m != nil {
 		client = m[1:]
 	}
-	if m := jsonVersionRE.FindStringSubmatch(doc.Server.Version); m != nil {
+	if m := jsonVersionRE().FindStringSubmatch(doc.Server.Version); m != nil {
 		server = m[1:]
 	}
 	return client, server

@@ -76,6 +76,9 @@ func (r *Runner) run(ctx context.Context, timeout time.Duration, args []string) 
 		}
 		return result{}, core.Errorf(core.KindUpstream, core.KeySky, "%s could not be started: %v", name, err)
 	}
+	// A read-only sky is in skygate's session: its threads get the runs' nice value,
+	// not its autogroup, which is skygate's.
+	niceThreads(cmd.Process.Pid, r.nice)
 	waitErr := cmd.Wait()
 	res := result{exitCode: exitCode(cmd.ProcessState), stdout: stdout.String(), stderr: stderr.String()}
 	if !termSentAt.IsZero() {

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -49,6 +48,7 @@ type runSpec struct {
 	Timeout     time.Duration `json:"timeout"`
 	KillGrace   time.Duration `json:"kill_grace"`
 	MaxLogBytes int64         `json:"max_log_bytes"`
+	Nice        int           `json:"nice,omitempty"` // see Config.Nice
 	Created     time.Time     `json:"created"`
 }
 
@@ -80,10 +80,24 @@ func (e exitRecord) outcome() ports.RunOutcome {
 	return ports.RunOutcome{Failed: failed, Message: e.Message}
 }
 
-// keyRE bounds what an operation key may be, since it names a directory.
-var keyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// validKey bounds what an operation key may be, since it names a directory: 1 to 128
+// letters, digits, '.', '_' and '-', the first a letter or a digit. A scan rather than a
+// regular expression, whose compilation every supervisor would pay for at its start.
+func validKey(key ports.OperationKey) bool {
+	if len(key) == 0 || len(key) > 128 || !isASCIIAlnum(key[0]) {
+		return false
+	}
+	for i := 1; i < len(key); i++ {
+		if c := key[i]; !isASCIIAlnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
-func validKey(key ports.OperationKey) bool { return keyRE.MatchString(string(key)) }
+func isASCIIAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 // readJSON reads a JSON file into v; ok is false when the file does not exist.
 func readJSON(path string, v any) (ok bool, err error) {

@@ -98,7 +98,7 @@ func (r *Runner) startRun(ctx context.Context, key ports.OperationKey, args []st
 		}()
 		err = r.createRun(dir, runSpec{
 			Key: string(key), Argv: append([]string{path}, args...), Timeout: timeout,
-			KillGrace: r.killGrace, MaxLogBytes: r.maxLogBytes, Created: time.Now().UTC(),
+			KillGrace: r.killGrace, MaxLogBytes: r.maxLogBytes, Nice: r.nice, Created: time.Now().UTC(),
 		})
 		if err != nil {
 			return
@@ -179,6 +179,9 @@ func (r *Runner) spawnSupervisor(ctx context.Context, dir string) error {
 		readyR.Close()
 		return core.Errorf(core.KindUpstream, core.KeySky, "starting the supervisor %s: %v", r.supervisorPath, err)
 	}
+	// At once, so that the supervisor's own start-up already yields the CPU; it lowers
+	// the threads it starts later itself.
+	niceSession(cmd.Process.Pid, r.nice)
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait() // reaps the supervisor whenever it ends

@@ -789,3 +789,81 @@ func TestFollowerIsWokenByTheRunsFiles(t *testing.T) {
 		t.Errorf("a watch outlived its follower: %v", r.runs.byDir)
 	}
 }
+
+// A supervised run yields the CPU: its sky has the configured nice value, and so has its
+// session's autogroup where the kernel has them (the scheduler shares the CPU between
+// those first).
+func TestSupervisedRunHasTheConfiguredNiceValue(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "sky")
+	// Field 19 of /proc/PID/stat is the nice value; the command name before it has no
+	// spaces here.
+	body := "#!/bin/sh\nset -- $(cat /proc/$$/stat)\necho \"nice ${19}\"\ncat /proc/$$/autogroup 2>/dev/null || echo 'no autogroup'\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, nice := range []int{0, 7} {
+		t.Run(strconv.Itoa(nice), func(t *testing.T) {
+			r := newTestRunner(t, Config{Bin: script, Nice: nice})
+			ctx, _ := testContext(t, time.Minute)
+			var rec lineRecorder
+			op := ports.Operation{Key: ports.OperationKey("c1.nice" + strconv.Itoa(nice)), Action: core.ActionStop, Cluster: "c1"}
+			if out, err := r.Start(ctx, op, rec.onLine); err != nil || out.Failed {
+				t.Fatalf("%+v, %v", out, err)
+			}
+			texts := rec.texts(t)
+			if len(texts) != 2 {
+				t.Fatalf("sky printed %q", texts)
+			}
+			// A run cannot have a lower nice value than the test's own.
+			if want := fmt.Sprintf("nice %d", max(nice, ownNice(t))); texts[0] != want {
+				t.Errorf("sky ran with %q, want %q", texts[0], want)
+			}
+			if _, err := os.Stat("/proc/self/autogroup"); err == nil {
+				if want := fmt.Sprintf(" nice %d", nice); !strings.HasSuffix(texts[1], want) {
+					t.Errorf("sky's autogroup is %q, want one ending in %q", texts[1], want)
+				}
+			}
+		})
+	}
+}
+
+// ownNice is the nice value of this test process.
+func ownNice(t *testing.T) int {
+	t.Helper()
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	fields := strings.Fields(rest)
+	nice, err := strconv.Atoi(fields[16]) // field 19 of the whole line
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nice
+}
+
+// A read-only sky gets the nice value too, on its threads only: it shares skygate's
+// session, whose autogroup must keep skygate's priority.
+func TestReadOnlySkyHasTheNiceValueAndSkygateKeepsItsOwn(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "sky")
+	// `sky status --ip` answers with an address that carries its nice value.
+	body := "#!/bin/sh\nset -- $(cat /proc/$$/stat)\necho \"10.0.0.${19}\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	autogroup := func() string {
+		data, _ := os.ReadFile("/proc/self/autogroup")
+		return string(data)
+	}
+	before, niceBefore := autogroup(), ownNice(t)
+	r := newTestRunner(t, Config{Bin: script, Nice: 9})
+	ctx, _ := testContext(t, time.Minute)
+	ip, err := r.IP(ctx, "c1")
+	if want := fmt.Sprintf("10.0.0.%d", max(9, niceBefore)); err != nil || ip != want {
+		t.Fatalf("sky status --ip = %q, %v; want %q", ip, err, want)
+	}
+	if after := autogroup(); after != before || ownNice(t) != niceBefore {
+		t.Fatalf("skygate's own priority changed: autogroup %q → %q, nice %d → %d", before, after, niceBefore, ownNice(t))
+	}
+}

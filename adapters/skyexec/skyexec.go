@@ -52,6 +52,10 @@ type Config struct {
 	// MaxLogBytes bounds one run's log; later output is dropped, with a line saying so.
 	// Default 256 MiB.
 	MaxLogBytes int64
+	// Nice is the nice value, 0 to 19, of every sky process (and every supervisor). With a
+	// high one, the runs of a fleet starting or ending at once take only the CPU that
+	// skygate's requests and streams leave. 0 leaves them at skygate's priority.
+	Nice int
 }
 
 // Timeouts bound each sky command. A zero field takes the default noted on it.
@@ -87,6 +91,7 @@ type Runner struct {
 	poll           time.Duration
 	runs           runWatch // wakes followers when their run's files change
 	maxLogBytes    int64
+	nice           int
 	// supervisorStart bounds how long a supervisor may take to record its identity.
 	supervisorStart time.Duration
 
@@ -131,6 +136,7 @@ func New(cfg Config) *Runner {
 		supervisorPath:  supervisor,
 		poll:            orDefault(cfg.PollInterval, 10*time.Millisecond),
 		maxLogBytes:     orDefault(cfg.MaxLogBytes, 256<<20),
+		nice:            min(max(cfg.Nice, 0), 19),
 		supervisorStart: 30 * time.Second,
 		starting:        map[ports.OperationKey]chan struct{}{},
 	}

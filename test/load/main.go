@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -45,6 +46,7 @@ type options struct {
 	skygateBin string
 	quick      bool
 	jsonPath   string
+	only       string // one group of phases, or "" for all
 }
 
 func run() int {
@@ -52,9 +54,14 @@ func run() int {
 	flag.StringVar(&opts.skygateBin, "skygate", "bin/skygate", "skygate binary to measure")
 	flag.BoolVar(&opts.quick, "quick", false, "shorter rounds, fewer subscribers, events and lines")
 	flag.StringVar(&opts.jsonPath, "json", "", "also write the figures to this file as JSON")
+	flag.StringVar(&opts.only, "only", "", "measure one group of phases: "+strings.Join(phaseGroups, ", "))
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "load: unexpected arguments %q\n", flag.Args())
+		return 2
+	}
+	if opts.only != "" && !slices.Contains(phaseGroups, opts.only) {
+		fmt.Fprintf(os.Stderr, "load: -only %q: want one of %s\n", opts.only, strings.Join(phaseGroups, ", "))
 		return 2
 	}
 
@@ -108,31 +115,51 @@ func run() int {
 	return 0
 }
 
-// runPhases measures every figure in turn, stopping at the first harness failure.
+// phaseGroups name the groups of phases -only can pick, in the order they run.
+var phaseGroups = []string{"cluster", "memory", "launch", "ready", "fleet"}
+
+// runPhases measures every figure in turn (or only h.opts.only's), stopping at the first
+// harness failure.
 func runPhases(h *harness, r *report) error {
-	// Status load and fan-out share one service; the memory figures need a fresh one, so
-	// that what the earlier phases allocated does not hide or inflate the growth.
-	sg, err := h.startSkygate("main")
+	groups := map[string]func() error{
+		"cluster": func() error {
+			// Status load and fan-out share one service; the memory figures need a fresh
+			// one, so that what these phases allocated does not hide or inflate the growth.
+			sg, err := h.startSkygate("main")
+			if err != nil {
+				return err
+			}
+			defer h.stop(sg.child)
+			if err := measureStatus(h, sg, r); err != nil {
+				return fmt.Errorf("status throughput: %w", err)
+			}
+			if err := measureFanOut(sg, r); err != nil {
+				return fmt.Errorf("event fan-out: %w", err)
+			}
+			return nil
+		},
+		"memory": func() error { return wrapPhase("memory", measureMemory(h, r)) },
+		"launch": func() error { return wrapPhase("concurrent launch", measureConcurrentLaunch(h, r)) },
+		"ready":  func() error { return wrapPhase("time to ready", measureReady(h, r)) },
+		"fleet":  func() error { return measureFleet(h, r) },
+	}
+	for _, name := range phaseGroups {
+		if h.opts.only != "" && name != h.opts.only {
+			continue
+		}
+		if err := groups[name](); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wrapPhase names the phase a harness failure happened in.
+func wrapPhase(phase string, err error) error {
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", phase, err)
 	}
-	if err := measureStatus(h, sg, r); err != nil {
-		return fmt.Errorf("status throughput: %w", err)
-	}
-	if err := measureFanOut(sg, r); err != nil {
-		return fmt.Errorf("event fan-out: %w", err)
-	}
-	h.stop(sg.child)
-	if err := measureMemory(h, r); err != nil {
-		return fmt.Errorf("memory: %w", err)
-	}
-	if err := measureConcurrentLaunch(h, r); err != nil {
-		return fmt.Errorf("concurrent launch: %w", err)
-	}
-	if err := measureReady(h, r); err != nil {
-		return fmt.Errorf("time to ready: %w", err)
-	}
-	return measureFleet(h, r)
+	return nil
 }
 
 // loadAverage is the first three fields of /proc/loadavg.

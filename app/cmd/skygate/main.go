@@ -79,12 +79,17 @@ const usage = `usage: skygate serve [flags]   run the service (skygate serve -h 
        skygate openapi          print the OpenAPI document (YAML)
        skygate version          print the version`
 
+// defaultSkyNice is the nice value of sky runs unless --sky-nice says otherwise: the
+// runs of a fleet starting at once (each a Python process of 100+ MB) yield the CPU
+// to skygate's requests and event streams, and take what they leave.
+const defaultSkyNice = 10
+
 // settings are the serve flags, each with an environment variable.
 type settings struct {
 	addr, skyBin, stateDir, clusterName, token, configPath, logLevel, corsOrigins string
 	refresh, poll, checkTTL, shutdownGrace, killGrace                             time.Duration
 	launchTimeout, opTimeout, statusTimeout, checkTimeout                         time.Duration
-	maxClusters, maxSkyProcs                                                      int
+	maxClusters, maxSkyProcs, skyNice                                             int
 	tokenFile, allowedHosts                                                       string
 	allowUnauthenticated                                                          bool
 	maxStreams                                                                    int
@@ -147,6 +152,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	}
 	num(&s.maxClusters, "max-clusters", "SKYGATE_MAX_CLUSTERS", 100, "most clusters that may exist at once")
 	num(&s.maxSkyProcs, "max-sky-procs", "SKYGATE_MAX_SKY_PROCS", 4, "most mutating sky runs at once over the fleet")
+	num(&s.skyNice, "sky-nice", "SKYGATE_SKY_NICE", defaultSkyNice, "nice value (0 to 19) of every mutating sky run and its supervisor; 0 runs them at skygate's priority")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: skygate serve [flags]")
@@ -170,6 +176,9 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	}
 	if s.maxClusters < 1 || s.maxSkyProcs < 1 {
 		return s, fmt.Errorf("--max-clusters and --max-sky-procs must be at least 1")
+	}
+	if s.skyNice < 0 || s.skyNice > 19 {
+		return s, fmt.Errorf("invalid --sky-nice %d: want 0 to 19", s.skyNice)
 	}
 	return s, nil
 }
@@ -254,6 +263,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	bus := membus.New(membus.Options{})
 	sky := skyexec.New(skyexec.Config{
 		Bin: s.skyBin, KillGrace: s.killGrace, Env: skyexec.ChildEnv(os.Environ()), OpsDir: filepath.Join(s.stateDir, "ops"),
+		Nice: s.skyNice,
 		Timeouts: skyexec.Timeouts{Launch: s.launchTimeout, Stop: s.opTimeout, Start: s.opTimeout, Down: s.opTimeout,
 			Status: s.statusTimeout, IP: s.statusTimeout, Check: s.checkTimeout},
 	})

@@ -90,6 +90,8 @@ func TestBadConfigurationEndsAtOnce(t *testing.T) {
 		{"bad log level", []string{"--state-dir", t.TempDir(), "--log-level", "loud"}, "log level"},
 		{"unknown flag", []string{"--frobnicate"}, "frobnicate"},
 		{"bad duration flag", []string{"--refresh-interval", "soon"}, "refresh-interval"},
+		{"sky nice above 19", []string{"--state-dir", t.TempDir(), "--sky-nice", "20"}, "sky-nice"},
+		{"negative sky nice", []string{"--state-dir", t.TempDir(), "--sky-nice", "-1"}, "sky-nice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package skyexec
+
+// Outside Linux the priority of sky runs is left as it is.
+
+func niceSession(pid, nice int) {}
+
+func niceThreads(pid, nice int) {}
