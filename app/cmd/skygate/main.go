@@ -152,7 +152,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	}
 	num(&s.maxClusters, "max-clusters", "SKYGATE_MAX_CLUSTERS", 100, "most clusters that may exist at once")
 	num(&s.maxSkyProcs, "max-sky-procs", "SKYGATE_MAX_SKY_PROCS", 4, "most mutating sky runs at once over the fleet")
-	num(&s.skyNice, "sky-nice", "SKYGATE_SKY_NICE", defaultSkyNice, "nice value (0 to 19) of every mutating sky run and its supervisor; 0 runs them at skygate's priority")
+	num(&s.skyNice, "sky-nice", "SKYGATE_SKY_NICE", defaultSkyNice, "nice value (0 to 19) of every sky process and run supervisor; 0 runs them at skygate's priority")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: skygate serve [flags]")
