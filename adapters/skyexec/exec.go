@@ -77,7 +77,9 @@ func (r *Runner) run(ctx context.Context, timeout time.Duration, args []string) 
 		return result{}, core.Errorf(core.KindUpstream, core.KeySky, "%s could not be started: %v", name, err)
 	}
 	// A read-only sky is in skygate's session: its threads get the runs' nice value,
-	// not its autogroup, which is skygate's.
+	// not its autogroup, which is skygate's. It runs its first instructions at skygate's
+	// priority: Go cannot start a process with another nice value, and a thread of
+	// skygate's lowered for the start could not get its own back.
 	niceThreads(cmd.Process.Pid, r.nice)
 	waitErr := cmd.Wait()
 	res := result{exitCode: exitCode(cmd.ProcessState), stdout: stdout.String(), stderr: stderr.String()}

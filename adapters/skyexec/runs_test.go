@@ -847,8 +847,9 @@ func ownNice(t *testing.T) int {
 // session, whose autogroup must keep skygate's priority.
 func TestReadOnlySkyHasTheNiceValueAndSkygateKeepsItsOwn(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "sky")
-	// `sky status --ip` answers with an address that carries its nice value.
-	body := "#!/bin/sh\nset -- $(cat /proc/$$/stat)\necho \"10.0.0.${19}\"\n"
+	// `sky status --ip` answers with an address that carries its nice value. The value is
+	// given just after sky started: the script waits for it a while (0.5 s at most).
+	body := "#!/bin/sh\nfor i in 1 2 3 4 5 6 7 8 9 10; do\n  set -- $(cat /proc/$$/stat)\n  [ \"${19}\" != 0 ] && break\n  sleep 0.05\ndone\necho \"10.0.0.${19}\"\n"
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -103,9 +103,9 @@ func newSupervisor(dir string) (*supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Start lowered this process's priority once it started; this covers the threads the
-	// runtime started since, and so sky.
-	niceSession(os.Getpid(), s.spec.Nice)
+	// Start gave this process's autogroup and first threads the nice value once it had
+	// started it; this covers the threads the runtime started since, and so sky.
+	niceThreads(os.Getpid(), s.spec.Nice)
 	if err := becomeSubreaper(); err != nil {
 		return nil, fmt.Errorf("becoming a subreaper: %w", err)
 	}
