@@ -201,15 +201,9 @@ func (s *Service) applyWithinBound(ctx context.Context, name string, d core.Deci
 
 // underClusterBound refuses a new cluster when MaxClusters exist already.
 func (s *Service) underClusterBound(ctx context.Context) error {
-	recs, err := s.store.Clusters(ctx)
+	n, err := s.store.Existing(ctx)
 	if err != nil {
 		return err
-	}
-	n := 0
-	for _, r := range recs {
-		if r.Exists() {
-			n++
-		}
 	}
 	if n >= s.cfg.MaxClusters {
 		return core.Errorf(core.KindConflict, core.KeyCluster, "cannot launch: skygate already manages %d clusters, its limit (--max-clusters %d)", n, s.cfg.MaxClusters)

@@ -116,6 +116,9 @@ type Store interface {
 	// changes (a fleet listing is read far more often than a record changes): the caller
 	// must not write to it.
 	Clusters(ctx context.Context) ([]core.Cluster, error)
+	// Existing returns how many saved records are of clusters that exist
+	// (core.Cluster.Exists): as many as Clusters would hold, at the cost of a count.
+	Existing(ctx context.Context) (int, error)
 	// Load returns the saved record of name, or core.NoCluster(name) when none was saved.
 	Load(ctx context.Context, name string) (core.Cluster, error)
 	// Update calls fn with the current record of name (core.NoCluster(name) when none)

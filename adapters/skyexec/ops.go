@@ -48,7 +48,8 @@ type runSpec struct {
 	Timeout     time.Duration `json:"timeout"`
 	KillGrace   time.Duration `json:"kill_grace"`
 	MaxLogBytes int64         `json:"max_log_bytes"`
-	Nice        int           `json:"nice,omitempty"` // see Config.Nice
+	Nice        int           `json:"nice,omitempty"`         // see Config.Nice
+	SessionNice int           `json:"session_nice,omitempty"` // see Config.Runs
 	Created     time.Time     `json:"created"`
 }
 

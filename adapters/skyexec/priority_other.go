@@ -4,6 +4,8 @@ package skyexec
 
 // Outside Linux the priority of sky runs is left as it is.
 
-func niceSession(pid, nice int) {}
+func niceSession(pid, session, nice int) {}
 
 func niceThreads(pid, nice int) {}
+
+func niceOwnSession(nice int) {}

@@ -98,7 +98,7 @@ func (r *Runner) startRun(ctx context.Context, key ports.OperationKey, args []st
 		}()
 		err = r.createRun(dir, runSpec{
 			Key: string(key), Argv: append([]string{path}, args...), Timeout: timeout,
-			KillGrace: r.killGrace, MaxLogBytes: r.maxLogBytes, Nice: r.nice, Created: time.Now().UTC(),
+			KillGrace: r.killGrace, MaxLogBytes: r.maxLogBytes, Nice: r.nice, SessionNice: r.sessionNice, Created: time.Now().UTC(),
 		})
 		if err != nil {
 			return
@@ -180,8 +180,9 @@ func (r *Runner) spawnSupervisor(ctx context.Context, dir string) error {
 		return core.Errorf(core.KindUpstream, core.KeySky, "starting the supervisor %s: %v", r.supervisorPath, err)
 	}
 	// At once, so that the supervisor's own start-up already yields the CPU; it lowers
-	// the threads it starts later itself.
-	niceSession(cmd.Process.Pid, r.nice)
+	// the threads it starts later itself, and sets its autogroup's value if the kernel
+	// refused it here.
+	niceSession(cmd.Process.Pid, r.sessionNice, r.nice)
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait() // reaps the supervisor whenever it ends
@@ -297,6 +298,21 @@ func (r *Runner) follow(ctx context.Context, dir string, offset int64, onLine po
 	}
 	wait := time.NewTimer(poll)
 	defer wait.Stop()
+	// The supervisor's liveness is looked at on the first pass and when the poll comes
+	// round, not at each file event: a file event says the supervisor was just writing.
+	// Its identity does not change while it lives, so it is read once.
+	checkLive := true
+	var supervisor identity
+	live := func() bool {
+		if supervisor.PID == 0 {
+			id, ok := readIdentity(dir)
+			if !ok {
+				return false
+			}
+			supervisor = id
+		}
+		return supervisor.supervisorLive()
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return ports.RunOutcome{}, err
@@ -311,7 +327,7 @@ func (r *Runner) follow(ctx context.Context, dir string, offset int64, onLine po
 		// The exit record is written after the last output, and before the supervisor
 		// ends: look for it first, and again once the supervisor is seen gone.
 		rec, ended, err := readExit(dir)
-		if !ended && err == nil && !r.running(dir) {
+		if !ended && err == nil && checkLive && !live() {
 			rec, ended, err = readExit(dir)
 			if !ended && err == nil {
 				return ports.RunOutcome{}, ports.ErrNoOperation
@@ -339,15 +355,11 @@ func (r *Runner) follow(ctx context.Context, dir string, offset int64, onLine po
 		case <-ctx.Done():
 			return ports.RunOutcome{}, ctx.Err()
 		case <-wait.C:
+			checkLive = true
 		case <-changed:
+			checkLive = false
 		}
 	}
-}
-
-// running reports whether the supervisor of the run in dir is alive.
-func (r *Runner) running(dir string) bool {
-	id, ok := readIdentity(dir)
-	return ok && id.supervisorLive()
 }
 
 // Cancel ends the run of key: SIGTERM to its supervisor (its identity verified), which

@@ -790,9 +790,9 @@ func TestFollowerIsWokenByTheRunsFiles(t *testing.T) {
 	}
 }
 
-// A supervised run yields the CPU: its sky has the configured nice value, and so has its
-// session's autogroup where the kernel has them (the scheduler shares the CPU between
-// those first).
+// A supervised run yields the CPU: its sky has the configured nice value, and its
+// session's autogroup, where the kernel has them (the scheduler shares the CPU between
+// those first), the value that makes the runs together weigh as much as one at it.
 func TestSupervisedRunHasTheConfiguredNiceValue(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "sky")
 	// Field 19 of /proc/PID/stat is the nice value; the command name before it has no
@@ -801,12 +801,13 @@ func TestSupervisedRunHasTheConfiguredNiceValue(t *testing.T) {
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, nice := range []int{0, 7} {
-		t.Run(strconv.Itoa(nice), func(t *testing.T) {
-			r := newTestRunner(t, Config{Bin: script, Nice: nice})
+	for _, c := range []struct{ nice, runs, sessionNice int }{{0, 4, 0}, {7, 1, 7}, {7, 4, 14}} {
+		nice := c.nice
+		t.Run(fmt.Sprintf("%d-%d", c.nice, c.runs), func(t *testing.T) {
+			r := newTestRunner(t, Config{Bin: script, Nice: nice, Runs: c.runs})
 			ctx, _ := testContext(t, time.Minute)
 			var rec lineRecorder
-			op := ports.Operation{Key: ports.OperationKey("c1.nice" + strconv.Itoa(nice)), Action: core.ActionStop, Cluster: "c1"}
+			op := ports.Operation{Key: ports.OperationKey(fmt.Sprintf("c1.nice%d-%d", c.nice, c.runs)), Action: core.ActionStop, Cluster: "c1"}
 			if out, err := r.Start(ctx, op, rec.onLine); err != nil || out.Failed {
 				t.Fatalf("%+v, %v", out, err)
 			}
@@ -819,7 +820,7 @@ func TestSupervisedRunHasTheConfiguredNiceValue(t *testing.T) {
 				t.Errorf("sky ran with %q, want %q", texts[0], want)
 			}
 			if _, err := os.Stat("/proc/self/autogroup"); err == nil {
-				if want := fmt.Sprintf(" nice %d", nice); !strings.HasSuffix(texts[1], want) {
+				if want := fmt.Sprintf(" nice %d", c.sessionNice); !strings.HasSuffix(texts[1], want) {
 					t.Errorf("sky's autogroup is %q, want one ending in %q", texts[1], want)
 				}
 			}

@@ -56,6 +56,11 @@ type Config struct {
 	// high one, the runs of a fleet starting or ending at once take only the CPU that
 	// skygate's requests and streams leave. 0 leaves them at skygate's priority.
 	Nice int
+	// Runs is how many supervised runs may be under way at once (--max-sky-procs);
+	// default 1. With autogroups every run's session is a scheduling group of its own,
+	// weighed against skygate's whole session: the runs' sessions get a higher nice value,
+	// so that all of them together weigh about as much as one process at Nice.
+	Runs int
 }
 
 // Timeouts bound each sky command. A zero field takes the default noted on it.
@@ -92,6 +97,7 @@ type Runner struct {
 	runs           runWatch // wakes followers when their run's files change
 	maxLogBytes    int64
 	nice           int
+	sessionNice    int // the nice value of a supervisor's autogroup; see Config.Runs
 	// supervisorStart bounds how long a supervisor may take to record its identity.
 	supervisorStart time.Duration
 
@@ -137,6 +143,7 @@ func New(cfg Config) *Runner {
 		poll:            orDefault(cfg.PollInterval, 10*time.Millisecond),
 		maxLogBytes:     orDefault(cfg.MaxLogBytes, 256<<20),
 		nice:            min(max(cfg.Nice, 0), 19),
+		sessionNice:     sessionNice(min(max(cfg.Nice, 0), 19), cfg.Runs),
 		supervisorStart: 30 * time.Second,
 		starting:        map[ports.OperationKey]chan struct{}{},
 	}

@@ -104,8 +104,10 @@ func newSupervisor(dir string) (*supervisor, error) {
 		return nil, err
 	}
 	// Start gave this process's autogroup and first threads the nice value once it had
-	// started it; this covers the threads the runtime started since, and so sky.
+	// started it; this covers the threads the runtime started since, and so sky, and the
+	// autogroup when the kernel refused Start's change.
 	niceThreads(os.Getpid(), s.spec.Nice)
+	go niceOwnSession(s.spec.SessionNice)
 	if err := becomeSubreaper(); err != nil {
 		return nil, fmt.Errorf("becoming a subreaper: %w", err)
 	}

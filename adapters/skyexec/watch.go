@@ -11,7 +11,7 @@ import (
 // watchedPoll is how often a follower whose run directory is watched looks anyway: for
 // what no file event announces (a supervisor killed before it wrote its exit record) and
 // for a change a watch missed.
-const watchedPoll = 250 * time.Millisecond
+const watchedPoll = time.Second
 
 // runWatch wakes the followers of runs when a file in their run directory changes (the
 // supervisor appends output, or writes the exit record), through one inotify instance

@@ -279,6 +279,16 @@ func (s *Store) Clusters(ctx context.Context) ([]core.Cluster, error) {
 	return s.records.Sorted(), nil
 }
 
+// Existing counts the records of clusters that exist.
+func (s *Store) Existing(ctx context.Context) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	return s.records.Existing(), nil
+}
+
 // Load returns the saved record of name, core.NoCluster(name) when none was saved.
 func (s *Store) Load(ctx context.Context, name string) (core.Cluster, error) {
 	s.mu.RLock()

@@ -666,10 +666,17 @@ func wantClusters(t *testing.T, s ports.Store, want ...core.Cluster) {
 	if len(got) != len(want) {
 		t.Fatalf("Clusters = %+v, want %+v", got, want)
 	}
+	existing := 0
 	for i := range got {
 		if !reflect.DeepEqual(normalizeCluster(got[i]), normalizeCluster(want[i])) {
 			t.Fatalf("Clusters()[%d] = %+v, want %+v", i, got[i], want[i])
 		}
+		if want[i].Exists() {
+			existing++
+		}
+	}
+	if n, err := s.Existing(context.Background()); err != nil || n != existing {
+		t.Fatalf("Existing = %d, %v; want %d", n, err, existing)
 	}
 }
 

@@ -16,6 +16,8 @@ type Set struct {
 	byName map[string]core.Cluster
 	// sorted is the snapshot Sorted returns, nil after a change until it is asked for.
 	sorted atomic.Pointer[[]core.Cluster]
+	// existing counts the records of clusters that exist (core.Cluster.Exists).
+	existing int
 }
 
 // New returns an empty set.
@@ -23,9 +25,19 @@ func New() *Set { return &Set{byName: map[string]core.Cluster{}} }
 
 // Put saves c under its name.
 func (s *Set) Put(c core.Cluster) {
+	if old, ok := s.byName[c.Name]; ok && old.Exists() {
+		s.existing--
+	}
+	if c.Exists() {
+		s.existing++
+	}
 	s.byName[c.Name] = c
 	s.sorted.Store(nil)
 }
+
+// Existing is how many of the records are of clusters that exist: a launch's bound is
+// checked against it without sorting the records.
+func (s *Set) Existing() int { return s.existing }
 
 // Get returns the record of name, core.NoCluster(name) when none was saved.
 func (s *Set) Get(name string) core.Cluster {

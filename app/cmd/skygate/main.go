@@ -263,7 +263,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	bus := membus.New(membus.Options{})
 	sky := skyexec.New(skyexec.Config{
 		Bin: s.skyBin, KillGrace: s.killGrace, Env: skyexec.ChildEnv(os.Environ()), OpsDir: filepath.Join(s.stateDir, "ops"),
-		Nice: s.skyNice,
+		Nice: s.skyNice, Runs: s.maxSkyProcs,
 		Timeouts: skyexec.Timeouts{Launch: s.launchTimeout, Stop: s.opTimeout, Start: s.opTimeout, Down: s.opTimeout,
 			Status: s.statusTimeout, IP: s.statusTimeout, Check: s.checkTimeout},
 	})
