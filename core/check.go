@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -229,7 +228,7 @@ func findCheckJSON(lines []string) (CheckResult, bool) {
 			break
 		}
 		var doc map[string]any
-		if err := json.NewDecoder(strings.NewReader(strings.Join(lines[i:], "\n"))).Decode(&doc); err != nil {
+		if !decodeRest(lines[i:], &doc) {
 			continue
 		}
 		acc := newCheckAccumulator()

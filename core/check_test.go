@@ -103,6 +103,10 @@ func TestParseCheckVariants(t *testing.T) {
 		{"duplicate clouds", "Checking credentials to enable clouds for SkyPilot.\n  AWS: enabled\n\n🎉 Enabled clouds 🎉\n  ✔ AWS\n", []string{"aws"}},
 		{"summary without emoji", "Enabled infra\n  GCP [compute, storage]\n", []string{"gcp"}},
 		{"context lines are not clouds", "🎉 Enabled infra 🎉\n  Kubernetes [compute]\n    Allowed contexts:\n    └── aws\n", []string{"kubernetes"}},
+		// A reason's details that look like JSON are not sky's JSON output.
+		{"json-looking reason", "Checking credentials to enable infra for SkyPilot.\n  AWS: enabled [compute, storage]\n  GCP: disabled\n" +
+			"    Reason [compute, storage]: GCP credentials are invalid:\n      {\"error\": \"invalid_grant\", \"error_description\": \"Bad Request\"}\n\n" +
+			"🎉 Enabled infra 🎉\n  AWS [compute, storage]\n", []string{"aws"}},
 		{"enabled in one workspace, disabled in another", "Checking credentials to enable infra for SkyPilot.\n  AWS: disabled\n    Reason [compute]: x\n  AWS: enabled [compute]\n", []string{"aws"}},
 	}
 	for _, tt := range tests {

@@ -405,7 +405,7 @@ var (
 // failures and skips (which exit 0), a missing cluster, a failed job, a usage error.
 func reportedFailure(lines []outLine) (string, bool) {
 	finders := []func([]outLine) (string, bool){
-		failedOperation, skippedOperation, unsupportedFeature, missingCluster, failedJob, usageError,
+		failedOperation, failedClusters, skippedOperation, unsupportedFeature, missingCluster, failedJob, usageError,
 	}
 	for _, find := range finders {
 		if msg, ok := find(lines); ok {
@@ -430,6 +430,37 @@ func failedOperation(lines []outLine) (string, bool) {
 			return msg, true
 		}
 		return line.text, true
+	}
+	return "", false
+}
+
+// maxEchoedErrorLines bounds the lines of the error sky echoes above "Cluster(s) failed.".
+const maxEchoedErrorLines = 4
+
+// failedClusters explains a stop or down that ended in "Cluster(s) failed. See details
+// above." with no per-cluster summary: since v0.11 sky echoes the error itself (a cloud's
+// API error, an owner mismatch) in the lines just above it, after a blank line.
+func failedClusters(lines []outLine) (string, bool) {
+	for i, line := range lines {
+		if !strings.HasPrefix(line.text, "Cluster(s) failed") {
+			continue
+		}
+		start := i
+		for start > 0 && i-start < maxEchoedErrorLines && !endsReport(lines[start-1].text) {
+			start--
+			if lines[start].afterBlank {
+				break
+			}
+		}
+		if start == i {
+			summary, _, _ := strings.Cut(line.text, ". ")
+			return strings.TrimSuffix(summary, ".") + ".", true
+		}
+		texts := make([]string, 0, i-start)
+		for _, l := range lines[start:i] {
+			texts = append(texts, l.text)
+		}
+		return strings.Join(texts, " "), true
 	}
 	return "", false
 }

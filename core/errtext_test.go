@@ -235,6 +235,13 @@ func TestRunMessage(t *testing.T) {
 			"Stopping is currently not supported for Kubernetes."},
 		{"down failed, exit 0", "", "\nTerminating cluster c1...failed. \nReason: RuntimeError: Failed to terminate instances.\n" +
 			"Cluster(s) failed. See details above.\n", false, "Failed to terminate instances."},
+		// v0.11+ echoes the error of a failed stop or down above its summary, exit 0.
+		{"down failed with a cloud error, exit 0", "", "\nbotocore error (ClientError): An error occurred (UnauthorizedOperation) when calling the TerminateInstances operation: You are not authorized to perform this operation.\n" +
+			"Cluster(s) failed. See details above. If you want to ignore the errors and remove the cluster(s) from the status table, use `sky down --purge`.\n", false,
+			"botocore error (ClientError): An error occurred (UnauthorizedOperation) when calling the TerminateInstances operation: You are not authorized to perform this operation."},
+		{"stop failed with an owner mismatch, exit 0", "", "\n'c1' (AWS) is owned by account '111' (['arn:aws:iam::111:user/a']), but the activated account is '222'.\nCluster(s) failed. See details above.\n", false,
+			"'c1' (AWS) is owned by account '111' (['arn:aws:iam::111:user/a']), but the activated account is '222'."},
+		{"clusters failed with nothing above, exit 0", "", "Cluster(s) failed. See details above.\n", false, "Cluster(s) failed."},
 		{"down of an unknown cluster, exit 0", "", "Cluster(s) not found (tip: see `sky status`).\n", false, "Cluster(s) not found."},
 		{"an exception", readSample(t, "errors/mismatch.stderr"), "", true, "Requested resources do not match the existing cluster."},
 		{"a failed job", "", launchOK + "\x1b[31mERROR: Job 1 failed with return code list: [1] \x1b[0m\n", true,

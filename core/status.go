@@ -311,7 +311,7 @@ func clusterFromRow(t *statusTable, cells []string) SkyCluster {
 		c.Cloud = cloudFromResources(c.Resources)
 	}
 	if c.Region == "" {
-		c.Region = firstNonEmpty(dashless(t.column(cells, "REGION")), dashless(t.column(cells, "ZONE")))
+		c.Region = firstNonEmpty(dashless(t.column(cells, "REGION")), infraRegion(c.Cloud, dashless(t.column(cells, "ZONE"))))
 	}
 	return c
 }
@@ -351,8 +351,8 @@ func firstNonEmpty(values ...string) string {
 // also the input syntax "aws/us-east-1" some JSON records carry.
 func splitInfra(infra string) (cloud, region string) {
 	if open := strings.IndexByte(infra, '('); open > 0 {
-		region = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(infra[open+1:]), ")"))
-		return CloudRegistryName(infra[:open]), region
+		cloud = CloudRegistryName(infra[:open])
+		return cloud, infraRegion(cloud, strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(infra[open+1:]), ")")))
 	}
 	if slash := strings.IndexByte(infra, '/'); slash > 0 {
 		rest := infra[slash+1:]
@@ -363,6 +363,36 @@ func splitInfra(infra string) (cloud, region string) {
 	}
 	return CloudRegistryName(infra), ""
 }
+
+// infraRegion is the region in the parentheses of an INFRA cell, which show the zone
+// when sky knows one ("GCP (us-central1-a)", "AWS (us-east-1a)"): an AWS or GCP zone
+// named the way those clouds name them gives its region. A name sky cut short to fit the
+// table ("gke_my-proje...my-cluster": InfraInfo.formatted_str shortens one longer than
+// 25 characters in the middle unless -v is given) is no name: "" leaves the record's
+// region as it was.
+func infraRegion(cloud, place string) string {
+	if strings.Contains(place, "...") {
+		return ""
+	}
+	switch cloud {
+	case "aws":
+		if m := awsZoneRE().FindStringSubmatch(place); m != nil {
+			return m[1]
+		}
+	case "gcp":
+		if m := gcpZoneRE().FindStringSubmatch(place); m != nil {
+			return m[1]
+		}
+	}
+	return place
+}
+
+// An AWS zone is its region and a letter (us-east-1a, us-gov-west-1b); a GCP zone is its
+// region, a dash and a letter (us-central1-a, europe-west4-b).
+var (
+	awsZoneRE = lazyRegexp(`^([a-z]{2}(?:-[a-z]+)+-\d+)[a-z]$`)
+	gcpZoneRE = lazyRegexp(`^([a-z]+-[a-z]+\d+)-[a-z]$`)
+)
 
 // resourcesCloudRE reads the cloud of a ≤v0.9 RESOURCES cell: "1x GCP(n1-standard-2, ...)".
 var resourcesCloudRE = lazyRegexp(`^\d+x ?([A-Za-z][A-Za-z0-9]*)\(`)
@@ -419,7 +449,7 @@ func findStatusJSON(lines []string) ([]map[string]any, bool) {
 			return nil, false
 		}
 		var doc any
-		if err := json.NewDecoder(strings.NewReader(strings.Join(lines[i:], "\n"))).Decode(&doc); err != nil {
+		if !decodeRest(lines[i:], &doc) {
 			continue
 		}
 		if records, ok := statusRecords(doc); ok {
@@ -427,6 +457,18 @@ func findStatusJSON(lines []string) ([]map[string]any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// decodeRest decodes the JSON document that lines make up, to their end. A document that
+// other text follows is not sky's JSON output but a line of its text output that looks
+// like JSON (an error's details, an empty list in a warning): it is refused.
+func decodeRest(lines []string, doc any) bool {
+	text := strings.Join(lines, "\n")
+	dec := json.NewDecoder(strings.NewReader(text))
+	if dec.Decode(doc) != nil {
+		return false
+	}
+	return strings.TrimSpace(text[dec.InputOffset():]) == ""
 }
 
 // statusRecords accepts the array of records SkyPilot prints, and also an object wrapping
@@ -470,7 +512,7 @@ func clustersFromJSON(records []map[string]any) map[string]SkyCluster {
 		} else if infra := dashless(jsonString(r, "infra")); infra != "" {
 			c.Cloud, c.Region = splitInfra(infra)
 		}
-		c.Region = firstNonEmpty(dashless(jsonString(r, "region")), c.Region, dashless(jsonString(r, "zone")))
+		c.Region = firstNonEmpty(dashless(jsonString(r, "region")), c.Region, infraRegion(c.Cloud, dashless(jsonString(r, "zone"))))
 		clusters[name] = c
 	}
 	return clusters

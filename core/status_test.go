@@ -55,7 +55,8 @@ func TestParseStatusSamples(t *testing.T) {
 		// v0.10+: INFRA column, LAUNCHED last.
 		{"v0.10_quickstart.txt", "mycluster", SkyCluster{Found: true, Status: SkyUp, Cloud: "aws", Region: "us-east-1",
 			Resources: "1x(gpus=A100:8, p4d.24xlarge, ...)"}},
-		{"v0.10_quickstart.txt", "mygcp", SkyCluster{Found: true, Status: SkyStopped, Cloud: "gcp", Region: "us-central1-a",
+		// INFRA shows the zone (us-central1-a) when sky knows one; the region is read from it.
+		{"v0.10_quickstart.txt", "mygcp", SkyCluster{Found: true, Status: SkyStopped, Cloud: "gcp", Region: "us-central1",
 			Resources: "1x(cpus=4, mem=16, n2-standard-4, ...)"}},
 		// Hand-edited doc sample: a single space between USER and WORKSPACE.
 		{"v0.10_workspaces_docs.txt", "mycluster", SkyCluster{Found: true, Status: SkyUp, Cloud: "kubernetes", Region: "k8s-context1",
@@ -65,7 +66,7 @@ func TestParseStatusSamples(t *testing.T) {
 		// API-server start-up lines, colour codes, trailing spaces, trailing sections and hints.
 		{"v0.10_preamble_ansi.txt", "skygate-1", SkyCluster{Found: true, Status: SkyUp, Cloud: "aws", Region: "us-east-1",
 			Resources: "1x(cpus=2, mem=8, m6i.large, ...)"}},
-		{"v0.10_preamble_ansi.txt", "dev-box", SkyCluster{Found: true, Status: SkyStopped, Cloud: "gcp", Region: "us-central1-a",
+		{"v0.10_preamble_ansi.txt", "dev-box", SkyCluster{Found: true, Status: SkyStopped, Cloud: "gcp", Region: "us-central1",
 			Resources: "1x(cpus=4, mem=16, n2-standard-4, ...)"}},
 		// ≤v0.7 `-a`: REGION, ZONE, HEAD_IP; CRLF line endings.
 		{"v0.7_all_crlf.txt", "skygate-1", SkyCluster{Found: true, Status: SkyUp, Cloud: "aws", Region: "us-east-1",
@@ -134,6 +135,20 @@ func TestParseStatusVariants(t *testing.T) {
 		{"json with head ip and no status", `[{"name": "mycluster", "head_ip": "1.2.3.4", "cloud": null, "region": 7}]`,
 			SkyCluster{Found: true, Status: "UNKNOWN", HeadIP: "1.2.3.4"}},
 		{"header alone", "Clusters\n", SkyCluster{}},
+		// A line of text output that looks like JSON (an empty list in a refresh warning)
+		// is not sky's JSON output.
+		{"json-looking line before the table", "Failed to refresh status for 1 cluster:\n  other: ValueError: unexpected zones:\n  []\n" + v010, upAWS},
+		// INFRA shows the zone when sky knows one; an AWS zone gives its region.
+		{"aws zone in infra", strings.Replace(v010, "AWS (us-east-1)  ", "AWS (us-east-1a) ", 1), upAWS},
+		{"zone only in json", `[{"name": "mycluster", "status": "UP", "cloud": "GCP", "zone": "europe-west4-b"}]`,
+			SkyCluster{Found: true, Status: SkyUp, Cloud: "gcp", Region: "europe-west4"}},
+		// InfraInfo.formatted_str shortens a long region or context in the middle: no name.
+		{"shortened infra", "Clusters\nNAME       INFRA                                  RESOURCES               STATUS  AUTOSTOP  LAUNCHED    \n" +
+			"mycluster  Kubernetes (gke_my-proje...my-cluster)  1x(cpus=2, mem=4, ...)  UP      -         4 mins ago  \n",
+			SkyCluster{Found: true, Status: SkyUp, Cloud: "kubernetes", Resources: "1x(cpus=2, mem=4, ...)"}},
+		{"kubernetes context kept", "Clusters\nNAME       INFRA                    RESOURCES               STATUS  AUTOSTOP  LAUNCHED    \n" +
+			"mycluster  Kubernetes (kind-skypilot)  1x(cpus=2, mem=4, ...)  UP      -         4 mins ago  \n",
+			SkyCluster{Found: true, Status: SkyUp, Cloud: "kubernetes", Region: "kind-skypilot", Resources: "1x(cpus=2, mem=4, ...)"}},
 		{"old not found with quotes elsewhere", "Clusters\nCluster mycluster not found.\n", SkyCluster{}},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,9 @@ import (
 // choose output and YAML forms that every version understands.
 type Version struct {
 	Major, Minor, Patch int
+	// Nightly is the build date (20250730) of a nightly, which is numbered 1.0.0.devDATE
+	// whatever it holds; 0 for any other version.
+	Nightly int
 	// Raw is what `sky --version` said after "version " (or "commit "), for display.
 	Raw string
 }
@@ -37,9 +40,20 @@ func (v Version) String() string {
 	return v.Raw
 }
 
-// Feature thresholds, from SkyPilot's release history.
-func (v Version) HasInfra() bool      { return v.AtLeast(0, 10) } // resources.infra, INFRA column
-func (v Version) HasJSONOutput() bool { return v.AtLeast(0, 12) } // `-o json` on status and check
+// Feature thresholds, from SkyPilot's release history: the release that first had the
+// feature, and the day it reached master, which a nightly of that day or later has.
+func (v Version) HasInfra() bool      { return v.has(0, 10, 20250520) } // resources.infra, INFRA column (#5602)
+func (v Version) HasJSONOutput() bool { return v.has(0, 12, 20260310) } // `-o json` on status and check (#8784)
+
+func (v Version) has(major, minor, masterDate int) bool {
+	if v.Nightly != 0 {
+		return v.Nightly >= masterDate
+	}
+	return v.AtLeast(major, minor)
+}
+
+// nightlyRE is the suffix of a nightly's version number: ".dev20250730".
+var nightlyRE = lazyRegexp(`^\.dev(20\d{6})$`)
 
 // versionNumber is a version as sky prints it: "0.10.3", "0.8", nightly
 // "1.0.0.dev20250730", source "1.0.0-dev0".
@@ -146,7 +160,11 @@ func versionOf(parts []string) (Version, error) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return Version{}, fmt.Errorf("sky version %q: number out of range", raw)
 	}
-	return Version{Major: major, Minor: minor, Patch: patch, Raw: raw + parts[3]}, nil
+	v := Version{Major: major, Minor: minor, Patch: patch, Raw: raw + parts[3]}
+	if m := nightlyRE().FindStringSubmatch(parts[3]); m != nil {
+		v.Nightly, _ = strconv.Atoi(m[1])
+	}
+	return v, nil
 }
 
 // olderThan compares release numbers; the suffix (nightly date, "-dev0") is not compared.

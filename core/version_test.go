@@ -11,7 +11,7 @@ func TestParseVersion(t *testing.T) {
 		want        Version
 	}{
 		{out: "skypilot, version 0.10.3\n", want: Version{Major: 0, Minor: 10, Patch: 3, Raw: "0.10.3"}},
-		{out: "skypilot, version 1.0.0.dev20250730\n", want: Version{Major: 1, Minor: 0, Patch: 0, Raw: "1.0.0.dev20250730"}},
+		{out: "skypilot, version 1.0.0.dev20250730\n", want: Version{Major: 1, Minor: 0, Patch: 0, Nightly: 20250730, Raw: "1.0.0.dev20250730"}},
 		{out: "skypilot, version 1.0.0-dev0\n", want: Version{Major: 1, Minor: 0, Patch: 0, Raw: "1.0.0-dev0"}},
 		{out: "\x1b[0mskypilot, version 0.8\r\n", want: Version{Major: 0, Minor: 8, Raw: "0.8"}},
 		{out: "skypilot, commit a63eaf53e79c28d4fa8bdf0a5fa6419daf72277a\n", want: Version{Major: 1, Raw: "commit a63eaf53e79c28d4fa8bdf0a5fa6419daf72277a"}},
@@ -32,7 +32,7 @@ func TestParseVersion(t *testing.T) {
 		// An older client than server: the client.
 		{out: "SkyPilot client version: 0.9.3, commit: abc\n├── Status: healthy, commit: def, version: 1.0.0.dev20250730\n",
 			want: Version{Major: 0, Minor: 9, Patch: 3, Raw: "0.9.3"}},
-		{out: "\x1b[1mSkyPilot client version: 1.0.0.dev20260314, commit: 97eead97\x1b[0m\r\n", want: Version{Major: 1, Raw: "1.0.0.dev20260314"}},
+		{out: "\x1b[1mSkyPilot client version: 1.0.0.dev20260314, commit: 97eead97\x1b[0m\r\n", want: Version{Major: 1, Nightly: 20260314, Raw: "1.0.0.dev20260314"}},
 		{out: `{"client": {"version": "0.12.0", "commit": "x"}, "user": "alice"}`, want: Version{Major: 0, Minor: 12, Raw: "0.12.0"}},
 	}
 	for _, tt := range tests {
@@ -55,9 +55,26 @@ func TestParseVersionFeatures(t *testing.T) {
 	if !v.HasInfra() || v.HasJSONOutput() {
 		t.Errorf("0.10.3: HasInfra %v HasJSONOutput %v", v.HasInfra(), v.HasJSONOutput())
 	}
-	nightly, _ := ParseVersion("skypilot, version 1.0.0.dev20250730")
-	if !nightly.HasJSONOutput() {
-		t.Error("a 1.0.0 nightly should have JSON output")
+	// A nightly is 1.0.0.devDATE whatever it holds: its date says what it has.
+	for _, c := range []struct {
+		out            string
+		infra, jsonOut bool
+	}{
+		{"skypilot, version 1.0.0.dev20250401", false, false},
+		{"skypilot, version 1.0.0.dev20250520", true, false},
+		{"skypilot, version 1.0.0.dev20250730", true, false},
+		{"skypilot, version 1.0.0.dev20260310", true, true},
+		{"skypilot, version 1.0.0-dev0", true, true}, // a source install of master
+		{"skypilot, version 0.9.3", false, false},
+		{"skypilot, version 0.12.0", true, true},
+	} {
+		v, err := ParseVersion(c.out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.HasInfra() != c.infra || v.HasJSONOutput() != c.jsonOut {
+			t.Errorf("%s: HasInfra %v HasJSONOutput %v, want %v %v", c.out, v.HasInfra(), v.HasJSONOutput(), c.infra, c.jsonOut)
+		}
 	}
 }
 

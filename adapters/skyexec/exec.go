@@ -20,7 +20,22 @@ import (
 // killed it, as a shell reports it) and the last maxOutputBytes of each stream.
 type result struct {
 	exitCode       int
+	signal         int // the signal that killed it, 0 if it exited
 	stdout, stderr string
+}
+
+// failure explains a read-only run that failed: the signal that killed it (an out of
+// memory kill says nothing on its own), else the error sky printed.
+func (res result) failure() string {
+	if res.signal != 0 {
+		return killedBy(res.signal)
+	}
+	return core.ExtractError(res.stderr, res.stdout)
+}
+
+// killedBy says which signal ended sky: "sky was killed by signal 9 (killed)".
+func killedBy(signal int) string {
+	return fmt.Sprintf("sky was killed by signal %d (%v)", signal, syscall.Signal(signal))
 }
 
 // run runs sky with args directly (no supervisor) until it exits, ctx ends or timeout
@@ -44,7 +59,9 @@ func (r *Runner) run(ctx context.Context, timeout time.Duration, args []string) 
 
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var stdout, stderr tailBuffer
+	// stdout is what the caller parses, and must be whole: `sky status -o json` of a
+	// thousand clusters is over a megabyte.
+	stdout, stderr := tailBuffer{max: maxParsedBytes}, tailBuffer{}
 	cmd := exec.CommandContext(runCtx, path, args...)
 	cmd.Env = r.env
 	cmd.Stdout = &stdout
@@ -83,6 +100,9 @@ func (r *Runner) run(ctx context.Context, timeout time.Duration, args []string) 
 	niceThreads(cmd.Process.Pid, r.nice)
 	waitErr := cmd.Wait()
 	res := result{exitCode: exitCode(cmd.ProcessState), stdout: stdout.String(), stderr: stderr.String()}
+	if status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && status.Signaled() {
+		res.signal = int(status.Signal())
+	}
 	if !termSentAt.IsZero() {
 		killGroupAfter(cmd.Process.Pid, termSentAt.Add(r.killGrace))
 		return res, endedError(ctx, name, timeout)

@@ -10,11 +10,16 @@ import (
 // run ended.
 const maxOutputBytes = 1 << 20
 
-// tailBuffer keeps the last maxOutputBytes bytes written to it. Its buffer grows by
-// doubling (a short output costs little) up to maxOutputBytes, and is then used as a
-// ring, so memory stays bounded however much is written. It is an io.Writer that never
+// maxParsedBytes bounds the stdout of a read-only call, which is parsed whole: 64 MiB
+// holds the status of some 50,000 clusters.
+const maxParsedBytes = 64 << 20
+
+// tailBuffer keeps the last max bytes written to it (maxOutputBytes when max is 0). Its
+// buffer grows by doubling (a short output costs little) up to max, and is then used as
+// a ring, so memory stays bounded however much is written. It is an io.Writer that never
 // fails, so a child is never cut off from its output.
 type tailBuffer struct {
+	max     int
 	buf     []byte
 	next    int // once buf is full: where the oldest byte is, and the next one goes
 	written int // bytes written in all
@@ -26,14 +31,18 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) write(p []byte) {
-	t.written += len(p)
-	if len(p) > maxOutputBytes {
-		p = p[len(p)-maxOutputBytes:]
+	limit := t.max
+	if limit <= 0 {
+		limit = maxOutputBytes
 	}
-	if room := maxOutputBytes - len(t.buf); room > 0 {
+	t.written += len(p)
+	if len(p) > limit {
+		p = p[len(p)-limit:]
+	}
+	if room := limit - len(t.buf); room > 0 {
 		n := min(room, len(p))
 		if len(t.buf)+n > cap(t.buf) {
-			grown := make([]byte, len(t.buf), min(maxOutputBytes, max(2*cap(t.buf), len(t.buf)+n)))
+			grown := make([]byte, len(t.buf), min(limit, max(2*cap(t.buf), len(t.buf)+n)))
 			copy(grown, t.buf)
 			t.buf = grown
 		}

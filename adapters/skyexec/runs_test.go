@@ -255,7 +255,8 @@ func TestOutcomes(t *testing.T) {
 		{"a failed job", []string{"out:ERROR: Job 1 failed with return code list: [1]\n", "exit:100"},
 			ports.RunOutcome{Failed: true, Message: "Job 1 failed with return code list: [1]"}},
 		{"a failure that says nothing", []string{"exit:3"}, ports.RunOutcome{Failed: true}},
-		{"a signal", []string{"out:working\n", "killself"}, ports.RunOutcome{Failed: true, Message: "working"}},
+		// What sky printed last is not why it ended: an out of memory kill prints nothing.
+		{"a signal", []string{"out:working\n", "killself"}, ports.RunOutcome{Failed: true, Message: "sky script was killed by signal 15 (terminated)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,7 +354,10 @@ func TestCancelKillsASkyThatIgnoresTerm(t *testing.T) {
 func TestTimeoutEndsTheRun(t *testing.T) {
 	ctx, _ := testContext(t, time.Minute)
 	r := newTestRunner(t, Config{})
-	lines, end := startInBackground(ctx, r, "c1.1", 500*time.Millisecond, "pid", "grandchild", "out:waiting\n", "hang")
+	// A failover prints the error of the region it leaves, then goes on: the run ends
+	// because of the timeout, not that error.
+	lines, end := startInBackground(ctx, r, "c1.1", 500*time.Millisecond, "pid", "grandchild",
+		"out:sky.exceptions.ResourcesUnavailableError: Failed to acquire resources in all zones in eastus\n", "out:waiting\n", "hang")
 	pid, grandchild := pidsOf(ctx, t, lines)
 	res := <-end
 	if res.err != nil || !res.out.Failed || res.out.Message != "sky script timed out after 500ms" {

@@ -185,7 +185,7 @@ func (r *Runner) Status(ctx context.Context, names []string, refresh bool) (map[
 		return nil, err
 	}
 	if res.exitCode != 0 {
-		return nil, core.Errorf(core.KindUpstream, core.KeySky, "sky status failed: %s", core.ExtractError(res.stderr, res.stdout))
+		return nil, core.Errorf(core.KindUpstream, core.KeySky, "sky status failed: %s", res.failure())
 	}
 	clusters, err := core.ParseStatusAll(res.stdout)
 	if err != nil {
@@ -209,7 +209,7 @@ func (r *Runner) IP(ctx context.Context, name string) (string, error) {
 	if res.exitCode != 0 {
 		// ValueError: 'NAME' cluster not found. / RuntimeError: Cluster 'NAME' is not in
 		// UP status. (stderr, exit 1)
-		msg := core.ExtractError(res.stderr, res.stdout)
+		msg := res.failure()
 		switch {
 		case strings.Contains(msg, "cluster not found"):
 			return "", core.Errorf(core.KindNotFound, core.KeyCluster, "sky does not know cluster %s: %s", name, msg)
@@ -233,7 +233,7 @@ func (r *Runner) Check(ctx context.Context) (core.CheckResult, error) {
 		return core.CheckResult{}, err
 	}
 	if res.exitCode != 0 {
-		return core.CheckResult{}, core.Errorf(core.KindUpstream, core.KeySky, "sky check failed: %s", core.ExtractError(res.stderr, res.stdout))
+		return core.CheckResult{}, core.Errorf(core.KindUpstream, core.KeySky, "sky check failed: %s", res.failure())
 	}
 	check, err := core.ParseCheck(res.stdout)
 	if err != nil {

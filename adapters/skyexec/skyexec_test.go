@@ -530,14 +530,89 @@ func TestHugeOutputOfAReadOnlyCallIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := spamText(size)
-	want = want[len(want)-maxOutputBytes:]
-	if res.stdout != want || res.stderr != want {
-		t.Errorf("stdout has %d bytes, stderr %d: want each to be the last %d bytes written", len(res.stdout), len(res.stderr), maxOutputBytes)
+	// stdout is parsed, so it is kept whole up to maxParsedBytes; stderr only explains a
+	// failure, and its tail is kept.
+	whole := spamText(size)
+	if res.stdout != whole || res.stderr != whole[len(whole)-maxOutputBytes:] {
+		t.Errorf("stdout has %d bytes, stderr %d: want all %d, and the last %d", len(res.stdout), len(res.stderr), size, maxOutputBytes)
 	}
 	t.Logf("allocated %d KB", allocated>>10)
-	if allocated > size/2 {
+	// The kept stdout grows by doubling and is copied once into the result: a few times
+	// what is kept, never what is written (stderr's 20 MB are a 1 MiB ring).
+	if allocated > 5*size {
 		t.Errorf("%d MB allocated for %d MB of output", allocated>>20, 2*size>>20)
+	}
+}
+
+func TestStdoutOfAReadOnlyCallIsBoundedToo(t *testing.T) {
+	var out tailBuffer
+	out.max = 1000
+	for range 50 {
+		_, _ = out.Write([]byte(strings.Repeat("y", 99) + "\n"))
+	}
+	if got := out.String(); len(got) != 1000 || got[len(got)-1] != '\n' {
+		t.Errorf("kept %d bytes, want the last 1000", len(got))
+	}
+}
+
+// The status of a fleet of a thousand clusters is over a megabyte of JSON: it is read
+// whole.
+func TestStatusOfAThousandClustersInJSON(t *testing.T) {
+	dir := t.TempDir()
+	var doc strings.Builder
+	doc.WriteString("[")
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("c-%04d", i)
+		if i > 0 {
+			doc.WriteString(",")
+		}
+		fmt.Fprintf(&doc, `{"name": %q, "status": "UP", "cloud": "AWS", "region": "us-east-1", "resources_str": "1x(cpus=2, mem=8, m6i.large, ...)", "padding": %q}`,
+			names[i], strings.Repeat("p", 1100))
+	}
+	doc.WriteString("]\n")
+	if doc.Len() <= maxOutputBytes {
+		t.Fatalf("the document is %d bytes: the test needs more than %d", doc.Len(), maxOutputBytes)
+	}
+	answer := filepath.Join(dir, "status.json")
+	if err := os.WriteFile(answer, []byte(doc.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sky := filepath.Join(dir, "sky")
+	body := "#!/bin/sh\ncase \"$1\" in\n--version) echo 'skypilot, version 0.12.0' ;;\nstatus) cat " + answer + " ;;\nesac\n"
+	if err := os.WriteFile(sky, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, _ := testContext(t, time.Minute)
+	r := newTestRunner(t, Config{Bin: sky})
+	got, err := r.Status(ctx, names, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if got[name].Status != core.SkyUp {
+			t.Fatalf("%s: %+v, want UP", name, got[name])
+		}
+	}
+}
+
+// A read-only sky that a signal killed is reported as killed: what it printed before
+// says nothing about it.
+func TestReadOnlyCallKilledByASignal(t *testing.T) {
+	dir := t.TempDir()
+	sky := filepath.Join(dir, "sky")
+	body := "#!/bin/sh\ncase \"$1\" in\n--version) echo 'skypilot, version 0.10.3' ;;\n*) echo 'Refreshing status'; kill -9 $$ ;;\nesac\n"
+	if err := os.WriteFile(sky, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, _ := testContext(t, time.Minute)
+	r := newTestRunner(t, Config{Bin: sky})
+	_, err := r.Status(ctx, []string{"c1"}, true)
+	if err == nil || !strings.Contains(err.Error(), "sky was killed by signal 9 (killed)") {
+		t.Errorf("status: %v; want it to say sky was killed by signal 9", err)
+	}
+	if _, err := r.Check(ctx); err == nil || !strings.Contains(err.Error(), "killed by signal 9") {
+		t.Errorf("check: %v; want it to say sky was killed by signal 9", err)
 	}
 }
 

@@ -211,10 +211,15 @@ wait:
 	} else {
 		rec.ExitCode = status.ExitStatus()
 	}
-	exitFailed := (rec.ExitCode != 0 || rec.Signal != 0) && !rec.Cancelled && !rec.TimedOut
-	rec.Message = core.RunMessage(stderrTail.String(), stdoutTail.String(), exitFailed)
-	if rec.Message == "" && rec.TimedOut {
+	switch {
+	case rec.TimedOut:
+		// Whatever sky printed last (a region it failed over from) is not why it ended.
 		rec.Message = fmt.Sprintf("%s timed out after %s", commandName(s.spec.Argv), s.spec.Timeout)
+	case rec.Signal != 0 && !rec.Cancelled:
+		rec.Message = strings.Replace(killedBy(rec.Signal), "sky", commandName(s.spec.Argv), 1)
+	default:
+		exitFailed := rec.ExitCode != 0 && !rec.Cancelled
+		rec.Message = core.RunMessage(stderrTail.String(), stdoutTail.String(), exitFailed)
 	}
 	return rec
 }
