@@ -47,6 +47,9 @@ type Replay struct {
 	Events []core.Event
 	// More says that kept events follow the last of Events: Backlog has them.
 	More bool
+	// After is the ID the stream resumes after, nil when it starts afresh (no ID, or one
+	// the service never issued): the stream sends no event at or below it.
+	After *uint64
 }
 
 // Backlog returns the next ReplayPage kept events of cluster ("" for every cluster)
@@ -66,7 +69,7 @@ func (s *Service) replay(ctx context.Context, cluster string, after *uint64) (Re
 		}
 		if *after <= last {
 			page, err := s.Backlog(ctx, cluster, *after)
-			return Replay{Events: page, More: len(page) >= ReplayPage}, err
+			return Replay{Events: page, More: len(page) >= ReplayPage, After: after}, err
 		}
 	}
 	events, err := s.inFlightEvents(ctx, cluster)

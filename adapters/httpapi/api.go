@@ -72,8 +72,25 @@ type Options struct {
 
 const eventsPath = "/cluster/events"
 
-// MaxBodyBytes bounds request bodies.
+// MaxBodyBytes bounds request bodies: a body of at most this many bytes is read.
 const MaxBodyBytes = 64 << 10
+
+// bodyReadTimeout bounds how long a request's body may take to arrive, as the server's
+// ReadTimeout does the whole request.
+const bodyReadTimeout = 30 * time.Second
+
+// takesBody sets the limits of an operation that reads a JSON body. Huma refuses a body
+// that fills its limit, so the limit is one byte past the largest body taken.
+func takesBody(op huma.Operation) huma.Operation {
+	op.MaxBodyBytes = MaxBodyBytes + 1
+	op.BodyReadTimeout = bodyReadTimeout
+	return op
+}
+
+// operationInput is the input of stop, start and destroy of the default cluster.
+type operationInput struct {
+	Body *NoBody
+}
 
 var hooksOnce sync.Once
 
@@ -90,10 +107,11 @@ func New(uc UseCases, opts Options) http.Handler {
 	}
 	router.Use(guards(opts)...)
 	router.Use(middleware.GetHead, keepWriter)
-	router.NotFound(func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusNotFound, "no route for "+r.URL.Path))
-	})
-	router.MethodNotAllowed(methodNotAllowed(router))
+	}
+	router.NotFound(notFound)
+	router.MethodNotAllowed(methodNotAllowed(router, notFound))
 	console.Mount(router)
 	if opts.Metrics != nil {
 		router.Method(http.MethodGet, "/metrics", opts.Metrics)
@@ -115,6 +133,10 @@ func config(version string) huma.Config {
 	hooksOnce.Do(func() {
 		installErrorEnvelope()
 		huma.DefaultArrayNullable = false
+		// encoding/json matches field names regardless of case, and Huma's validation
+		// follows it unless told not to: {"Cloud": "gcp"} would be taken for "cloud", and
+		// of {"cloud": "aws", "Cloud": "gcp"} the last would win.
+		huma.ValidateStrictCasing = true
 	})
 	if version == "" {
 		version = "1.0.0"
@@ -135,26 +157,26 @@ var bearer = []map[string][]string{{"bearer": {}}}
 func register(api huma.API, uc UseCases, opts Options) {
 	statuses, frames := &statusCache{}, newStreamFrames()
 	lifecycle := func(id, path, summary string, errs []int, call func(ctx context.Context) (app.Accepted, error)) {
-		huma.Register(api, huma.Operation{
+		huma.Register(api, takesBody(huma.Operation{
 			OperationID: id, Method: http.MethodPost, Path: path, Summary: summary, Tags: []string{"cluster"},
-			DefaultStatus: http.StatusAccepted, Errors: errs, Security: bearer, MaxBodyBytes: MaxBodyBytes,
-		}, func(ctx context.Context, _ *struct{}) (*acceptedOutput, error) {
+			DefaultStatus: http.StatusAccepted, Errors: errs, Security: bearer,
+		}), func(ctx context.Context, _ *operationInput) (*acceptedOutput, error) {
 			return accepted(ctx, func() (app.Accepted, error) { return call(ctx) })
 		})
 	}
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, takesBody(huma.Operation{
 		OperationID: "launchCluster", Method: http.MethodPost, Path: "/cluster/launch", Tags: []string{"cluster"},
 		Summary:       "Launch the cluster",
 		Description:   "Starts provisioning in the background and answers at once; follow GET /cluster/events. An empty body means all auto.",
-		DefaultStatus: http.StatusAccepted, Security: bearer, MaxBodyBytes: MaxBodyBytes,
+		DefaultStatus: http.StatusAccepted, Security: bearer,
 		Errors: []int{400, 401, 409, 413, 415, 422, 424, 500, 502},
-	}, func(ctx context.Context, in *launchInput) (*acceptedOutput, error) {
+	}), func(ctx context.Context, in *launchInput) (*acceptedOutput, error) {
 		return accepted(ctx, func() (app.Accepted, error) { return uc.Launch(ctx, uc.DefaultCluster(), in.Body.request()) })
 	})
-	lifecycle("stopCluster", "/cluster/stop", "Stop the running cluster (keeps its disk)", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Stop(ctx, uc.DefaultCluster()) })
-	lifecycle("startCluster", "/cluster/start", "Start the stopped cluster", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Start(ctx, uc.DefaultCluster()) })
-	lifecycle("destroyCluster", "/cluster/destroy", "Destroy the cluster and all its cloud resources", []int{401, 404, 409, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Destroy(ctx, uc.DefaultCluster()) })
+	lifecycle("stopCluster", "/cluster/stop", "Stop the running cluster (keeps its disk)", []int{400, 401, 404, 409, 413, 415, 422, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Stop(ctx, uc.DefaultCluster()) })
+	lifecycle("startCluster", "/cluster/start", "Start the stopped cluster", []int{400, 401, 404, 409, 413, 415, 422, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Start(ctx, uc.DefaultCluster()) })
+	lifecycle("destroyCluster", "/cluster/destroy", "Destroy the cluster and all its cloud resources", []int{400, 401, 404, 409, 413, 415, 422, 500}, func(ctx context.Context) (app.Accepted, error) { return uc.Destroy(ctx, uc.DefaultCluster()) })
 
 	huma.Register(api, huma.Operation{
 		OperationID: "getClusterStatus", Method: http.MethodGet, Path: "/cluster/status", Tags: []string{"cluster"},
@@ -251,7 +273,7 @@ type RefreshParam struct {
 
 // StreamParams is what every event stream takes.
 type StreamParams struct {
-	LastEventID string `header:"Last-Event-ID" pattern:"^[0-9]{1,19}$" doc:"Resume after this event id."`
+	LastEventID string `header:"Last-Event-ID" doc:"Resume after this event id; one that is not an id, or that the service never issued, counts as none."`
 	After       string `query:"after" pattern:"^[0-9]{1,19}$" doc:"The same as Last-Event-ID, for a first connection that cannot send headers (EventSource); after=0 replays every kept event. Last-Event-ID wins when both are given, as on an EventSource reconnect."`
 	AccessToken string `query:"access_token" doc:"The bearer token, for clients such as EventSource that cannot set headers."`
 }

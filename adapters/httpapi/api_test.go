@@ -297,10 +297,23 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/cluster/launch", `[1]`, "application/json", 422, "body"},
 		{"POST", "/cluster/launch", `x`, "text/plain", 415, "body"},
 		{"POST", "/cluster/launch", `{"cloud":"` + strings.Repeat("a", 70000) + `"}`, "application/json", 413, "body"},
+		// Field names are matched exactly: of two spellings, neither may silently win.
+		{"POST", "/cluster/launch", `{"Cloud":"gcp"}`, "application/json", 422, "body.Cloud"},
+		{"POST", "/cluster/launch", `{"cloud":"aws","Cloud":"gcp"}`, "application/json", 422, "body.Cloud"},
+		// A media type is case-insensitive: this body is read, and refused for its cloud.
+		{"POST", "/cluster/launch", `{"cloud":"mars"}`, "APPLICATION/JSON", 422, "body.cloud"},
+		// Stop, start and destroy take no options, and their bodies are held to the same rules.
+		{"POST", "/cluster/stop", `{"force":true}`, "application/json", 422, "body.force"},
+		{"POST", "/cluster/start", `not json`, "application/json", 400, "body"},
+		{"POST", "/clusters/c1/destroy", `{"purge":true}`, "application/json", 422, "body.purge"},
+		{"POST", "/clusters/c1/stop", `{"x":"` + strings.Repeat("a", 70000) + `"}`, "application/json", 413, "body"},
 		{"GET", "/cluster/status?refresh=maybe", "", "", 422, "query.refresh"},
 		{"GET", "/cluster/nothing", "", "", 404, "route"},
 		{"DELETE", "/cluster/status", "", "", 405, "method"},
 		{"GET", "/cluster/launch", "", "", 405, "method"},
+		// A method no route takes, on a path no route has, is a path without a route.
+		{"FOOBAR", "/nothing", "", "", 404, "route"},
+		{"FOOBAR", "/cluster/status", "", "", 405, "method"},
 	}
 	for _, tc := range cases {
 		req, _ := http.NewRequest(tc.method, s.url+tc.path, strings.NewReader(tc.body))
@@ -318,12 +331,39 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("%s %s: not JSON: %s", tc.method, tc.path, raw)
 		}
 		checkEnvelope(t, resp.StatusCode, strings.SplitN(tc.path, "?", 2)[0], env, raw)
+		if resp.StatusCode == 405 && resp.Header.Get("Allow") == "" {
+			t.Errorf("%s %s: a 405 without Allow", tc.method, tc.path)
+		}
 		if resp.StatusCode != tc.code || env.Errors[tc.key] == nil {
 			t.Errorf("%s %s %.40q: %d %s, want %d on %s", tc.method, tc.path, tc.body, resp.StatusCode, raw, tc.code, tc.key)
 		}
 	}
 	if st := s.status(); st.Status != "no_server" || s.sky.Count("launch") != 0 {
 		t.Fatalf("bad input changed something: %+v", st)
+	}
+}
+
+// A body of 64 KiB is taken, one byte more is not; stop, start and destroy take an empty
+// object or null as no body.
+func TestBodySizeAndEmptyBodies(t *testing.T) {
+	s := newServer(t, httpapi.Options{})
+	body := func(size int) string {
+		b := `{"cloud":"aws"}`
+		return b + strings.Repeat(" ", size-len(b))
+	}
+	for _, c := range []struct {
+		path, body string
+		code       int
+	}{
+		{"/cluster/launch", body(httpapi.MaxBodyBytes + 1), 413},
+		{"/cluster/launch", body(httpapi.MaxBodyBytes), 202},
+		{"/cluster/stop", `null`, 202},
+		{"/cluster/destroy", `{}`, 202},
+	} {
+		code, env := s.do("POST", c.path, c.body)
+		if code != c.code {
+			t.Errorf("POST %s with %d bytes: %d %v, want %d", c.path, len(c.body), code, env.Errors, c.code)
+		}
 	}
 }
 
@@ -462,11 +502,17 @@ func TestEventStream(t *testing.T) {
 		t.Fatalf("resume = %+v", again)
 	}
 	// A new connection at rest gets no old events: the next one it sees is new.
+	// So does one whose Last-Event-ID the service never issued (a state dir reset under
+	// an open page) or that is no id at all: both count as none.
 	fresh := openStream(t, s.url+"/cluster/events")
+	ahead := openStream(t, s.url+"/cluster/events", "Last-Event-ID", "999999")
+	junk := openStream(t, s.url+"/cluster/events", "Last-Event-ID", "abc")
 	s.do("POST", "/cluster/stop", "")
-	next, _ := readEvents(t, fresh.Body, func(sseEvent) bool { return true })
-	if next[0].id != uint64(len(events)+1) || next[0].data["status"] != "stopping" {
-		t.Fatalf("fresh connection got %+v", next)
+	for name, stream := range map[string]*http.Response{"fresh": fresh, "Last-Event-ID 999999": ahead, "Last-Event-ID abc": junk} {
+		next, _ := readEvents(t, stream.Body, func(sseEvent) bool { return true })
+		if next[0].id != uint64(len(events)+1) || next[0].data["status"] != "stopping" {
+			t.Fatalf("%s connection got %+v", name, next)
+		}
 	}
 }
 

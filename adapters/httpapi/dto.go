@@ -16,6 +16,12 @@ type LaunchBody struct {
 	InstanceType *string  `json:"instance_type,omitempty" nullable:"true" maxLength:"64" doc:"Instance type, e.g. m5.xlarge (null = auto)." example:"m5.xlarge"`
 }
 
+// NoBody is the body of stop, start and destroy, which take no options: none, null or
+// {}. A field is refused as unknown rather than ignored.
+type NoBody struct {
+	_ struct{} `nullable:"true"`
+}
+
 func (b *LaunchBody) request() core.LaunchRequest {
 	if b == nil {
 		return core.LaunchRequest{}

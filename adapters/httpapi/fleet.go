@@ -24,6 +24,11 @@ type fleetLaunchInput struct {
 	Body *LaunchBody
 }
 
+type fleetOperationInput struct {
+	NameParam
+	Body *NoBody
+}
+
 type fleetStatusInput struct {
 	NameParam
 	RefreshParam
@@ -55,13 +60,13 @@ func registerFleet(api huma.API, uc UseCases, opts Options, statuses *statusCach
 		return &clustersOutput{Body: successEncoded[[]ClusterRecord](ctx, records)}, nil
 	})
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, takesBody(huma.Operation{
 		OperationID: "launchNamedCluster", Method: http.MethodPost, Path: "/clusters/{name}/launch", Tags: []string{"fleet"},
 		Summary:       "Launch a cluster",
 		Description:   "Starts provisioning in the background and answers at once; follow GET /clusters/{name}/events. An empty body means all auto.",
-		DefaultStatus: http.StatusAccepted, Security: bearer, MaxBodyBytes: MaxBodyBytes,
+		DefaultStatus: http.StatusAccepted, Security: bearer,
 		Errors: []int{400, 401, 409, 413, 415, 422, 424, 500, 502},
-	}, func(ctx context.Context, in *fleetLaunchInput) (*acceptedOutput, error) {
+	}), func(ctx context.Context, in *fleetLaunchInput) (*acceptedOutput, error) {
 		return accepted(ctx, func() (app.Accepted, error) { return uc.Launch(ctx, in.Name, in.Body.request()) })
 	})
 	for _, r := range []struct {
@@ -72,10 +77,10 @@ func registerFleet(api huma.API, uc UseCases, opts Options, statuses *statusCach
 		{"startNamedCluster", "start", "Start a stopped cluster", func(ctx context.Context, name string) (app.Accepted, error) { return uc.Start(ctx, name) }},
 		{"destroyNamedCluster", "destroy", "Destroy a cluster and all its cloud resources", func(ctx context.Context, name string) (app.Accepted, error) { return uc.Destroy(ctx, name) }},
 	} {
-		huma.Register(api, huma.Operation{
+		huma.Register(api, takesBody(huma.Operation{
 			OperationID: r.id, Method: http.MethodPost, Path: "/clusters/{name}/" + r.verb, Summary: r.summary, Tags: []string{"fleet"},
-			DefaultStatus: http.StatusAccepted, Errors: []int{401, 404, 409, 415, 422, 500}, Security: bearer, MaxBodyBytes: MaxBodyBytes,
-		}, func(ctx context.Context, in *NameParam) (*acceptedOutput, error) {
+			DefaultStatus: http.StatusAccepted, Errors: []int{400, 401, 404, 409, 413, 415, 422, 500}, Security: bearer,
+		}), func(ctx context.Context, in *fleetOperationInput) (*acceptedOutput, error) {
 			return accepted(ctx, func() (app.Accepted, error) { return r.call(ctx, in.Name) })
 		})
 	}

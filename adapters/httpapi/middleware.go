@@ -111,8 +111,11 @@ func recoverPanics(log zerolog.Logger) func(http.Handler) http.Handler {
 
 func corsFor(origins []string) func(http.Handler) http.Handler {
 	return cors.Handler(cors.Options{
-		AllowedOrigins:   origins,
-		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions},
+		AllowedOrigins: origins,
+		// Every method, so that the refusal of one the API does not take (a 405) carries
+		// the headers too, and a front end can read why it was refused.
+		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+			http.MethodDelete, http.MethodOptions},
 		AllowedHeaders:   []string{"Authorization", "Content-Type", "Last-Event-ID"},
 		ExposedHeaders:   []string{"X-Request-Id", "Retry-After", "WWW-Authenticate"},
 		AllowCredentials: false,

@@ -14,8 +14,10 @@ import (
 var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 // methodNotAllowed answers a 405 envelope whose Allow header lists the methods the path
-// does take (HEAD wherever GET is, since GET routes answer HEAD).
-func methodNotAllowed(router chi.Routes) http.HandlerFunc {
+// does take (HEAD wherever GET is, since GET routes answer HEAD). A path that takes no
+// method (chi calls this for any method it has no route of, whatever the path) is
+// answered by notFound.
+func methodNotAllowed(router chi.Routes, notFound http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.RawPath
 		if path == "" {
@@ -31,9 +33,11 @@ func methodNotAllowed(router chi.Routes) http.HandlerFunc {
 				allowed = append(allowed, m)
 			}
 		}
-		if len(allowed) > 0 {
-			w.Header().Set("Allow", strings.Join(allowed, ", "))
+		if len(allowed) == 0 {
+			notFound(w, r)
+			return
 		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
 	}
 }

@@ -195,19 +195,20 @@ func requireJSON(next http.Handler) http.Handler {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
-			if hasBody(r) && !isJSON(r.Header.Get("Content-Type")) {
-				writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusUnsupportedMediaType,
-					"the body must be JSON, sent with Content-Type: application/json"))
-				return
+			if hasBody(r) {
+				media, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+				if err != nil || media != "application/json" {
+					writeEnvelope(w, r, newErrorEnvelope(r.Context(), http.StatusUnsupportedMediaType,
+						"the body must be JSON, sent with Content-Type: application/json"))
+					return
+				}
+				// A media type is case-insensitive (RFC 9110); Huma looks its format up
+				// as written.
+				r.Header.Set("Content-Type", mime.FormatMediaType(media, params))
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func isJSON(contentType string) bool {
-	media, _, err := mime.ParseMediaType(contentType)
-	return err == nil && media == "application/json"
 }
 
 // hasBody says whether the request carries at least one body byte; a body of unknown

@@ -176,6 +176,8 @@ func TestCORSHeadersOnRefusals(t *testing.T) {
 		{"wrong token", "GET", "/cluster/events?access_token=no", "", nil, 401},
 		{"rebinding Host", "GET", "/cluster/status", "", []string{"Host", "evil.example"}, 403},
 		{"not JSON", "POST", "/cluster/stop", "x", []string{"Authorization", "Bearer tok", "Content-Type", "text/plain"}, 415},
+		{"a method the route does not take", "PUT", "/cluster/status", "", []string{"Authorization", "Bearer tok"}, 405},
+		{"no route", "DELETE", "/nothing", "", []string{"Authorization", "Bearer tok"}, 404},
 	}
 	for _, tc := range cases {
 		req, _ := http.NewRequest(tc.method, s.url+tc.path, strings.NewReader(tc.body))

@@ -40,7 +40,9 @@ func openStream(ctx context.Context, uc UseCases, frames *streamFrames, cluster 
 	}
 	var after *uint64
 	// Last-Event-ID wins: an EventSource reconnects to the same URL (its ?after=) with
-	// the header holding the last id it got.
+	// the header holding the last id it got. One that is not an id counts as none, as
+	// one the service never issued does: an answer other than 200 would make the
+	// EventSource give up for good.
 	for _, v := range []string{in.LastEventID, in.After} {
 		if id, err := strconv.ParseUint(v, 10, 64); err == nil && v != "" {
 			after = &id
@@ -76,8 +78,8 @@ func openStream(ctx context.Context, uc UseCases, frames *streamFrames, cluster 
 	if withCluster {
 		s.frames = frames.fleet
 	}
-	if after != nil {
-		s.last = *after
+	if replay.After != nil {
+		s.last = *replay.After
 	}
 	streamHeaders(header)
 	s.buf.WriteString("HTTP/1.1 200 OK\r\n")

@@ -154,7 +154,11 @@ func (s *session) resolveResources(t *task) (resources, int, bool) {
 					"Invalid infra format: %s. Format should not contain empty parts (e.g., double slashes \"//\").", t.infra)), true
 			}
 		}
-		res.cloud = canonicalCloud(parts[0])
+		// "*" in any part is a wildcard (task_yaml.md): a cloud of "*" is any cloud, which
+		// the stub's optimizer takes as its default one.
+		if parts[0] != "*" {
+			res.cloud = canonicalCloud(parts[0])
+		}
 		if len(parts) > 1 && parts[1] != "*" {
 			res.region = strings.Join(parts[1:], "/")
 			if res.cloud != "kubernetes" && len(parts) > 2 {

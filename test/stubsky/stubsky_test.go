@@ -470,6 +470,11 @@ func TestInfraFieldByVersion(t *testing.T) {
 	if r := s.mustRun("status", "i"); !strings.Contains(r.stdout, "AWS (us-west-2)") {
 		t.Errorf("infra region not used:\n%s", r.stdout)
 	}
+	anyCloud := writeTask(t, "resources:\n  infra: \"*/us-west-2\"\n")
+	s.mustRun("launch", "-y", "-c", "w", anyCloud)
+	if r := s.mustRun("status", "w"); !strings.Contains(r.stdout, "AWS (us-west-2)") {
+		t.Errorf("a wildcard cloud is not launched in its region:\n%s", r.stdout)
+	}
 	both := writeTask(t, "resources:\n  infra: aws\n  cloud: aws\n")
 	if r := s.run("launch", "-y", "-c", "j", both); r.code != 1 || !strings.HasPrefix(r.stderr, "ValueError: Cannot specify both `infra` and `cloud`") {
 		t.Errorf("infra with cloud: %+v", r)
