@@ -273,7 +273,7 @@ type RefreshParam struct {
 
 // StreamParams is what every event stream takes.
 type StreamParams struct {
-	LastEventID string `header:"Last-Event-ID" doc:"Resume after this event id; one that is not an id, or that the service never issued, counts as none."`
+	LastEventID string `header:"Last-Event-ID" pattern:"^[0-9]{1,19}$" doc:"Resume after this event id; an id the service never issued counts as none."`
 	After       string `query:"after" pattern:"^[0-9]{1,19}$" doc:"The same as Last-Event-ID, for a first connection that cannot send headers (EventSource); after=0 replays every kept event. Last-Event-ID wins when both are given, as on an EventSource reconnect."`
 	AccessToken string `query:"access_token" doc:"The bearer token, for clients such as EventSource that cannot set headers."`
 }

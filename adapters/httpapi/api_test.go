@@ -503,12 +503,11 @@ func TestEventStream(t *testing.T) {
 	}
 	// A new connection at rest gets no old events: the next one it sees is new.
 	// So does one whose Last-Event-ID the service never issued (a state dir reset under
-	// an open page) or that is no id at all: both count as none.
+	// an open page): it counts as none.
 	fresh := openStream(t, s.url+"/cluster/events")
 	ahead := openStream(t, s.url+"/cluster/events", "Last-Event-ID", "999999")
-	junk := openStream(t, s.url+"/cluster/events", "Last-Event-ID", "abc")
 	s.do("POST", "/cluster/stop", "")
-	for name, stream := range map[string]*http.Response{"fresh": fresh, "Last-Event-ID 999999": ahead, "Last-Event-ID abc": junk} {
+	for name, stream := range map[string]*http.Response{"fresh": fresh, "Last-Event-ID 999999": ahead} {
 		next, _ := readEvents(t, stream.Body, func(sseEvent) bool { return true })
 		if next[0].id != uint64(len(events)+1) || next[0].data["status"] != "stopping" {
 			t.Fatalf("%s connection got %+v", name, next)

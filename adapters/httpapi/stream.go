@@ -40,9 +40,7 @@ func openStream(ctx context.Context, uc UseCases, frames *streamFrames, cluster 
 	}
 	var after *uint64
 	// Last-Event-ID wins: an EventSource reconnects to the same URL (its ?after=) with
-	// the header holding the last id it got. One that is not an id counts as none, as
-	// one the service never issued does: an answer other than 200 would make the
-	// EventSource give up for good.
+	// the header holding the last id it got.
 	for _, v := range []string{in.LastEventID, in.After} {
 		if id, err := strconv.ParseUint(v, 10, 64); err == nil && v != "" {
 			after = &id

@@ -727,7 +727,7 @@ export interface operations {
                 access_token?: string;
             };
             header?: {
-                /** @description Resume after this event id; one that is not an id, or that the service never issued, counts as none. */
+                /** @description Resume after this event id; an id the service never issued counts as none. */
                 "Last-Event-ID"?: string;
             };
             path?: never;
@@ -1424,7 +1424,7 @@ export interface operations {
                 access_token?: string;
             };
             header?: {
-                /** @description Resume after this event id; one that is not an id, or that the service never issued, counts as none. */
+                /** @description Resume after this event id; an id the service never issued counts as none. */
                 "Last-Event-ID"?: string;
             };
             path: {
@@ -1951,7 +1951,7 @@ export interface operations {
                 access_token?: string;
             };
             header?: {
-                /** @description Resume after this event id; one that is not an id, or that the service never issued, counts as none. */
+                /** @description Resume after this event id; an id the service never issued counts as none. */
                 "Last-Event-ID"?: string;
             };
             path?: never;
