@@ -158,6 +158,12 @@ func (r *Runner) createRun(dir string, spec runSpec) error {
 // it the go-ahead once it has recorded its identity. When ctx ends first, or the
 // supervisor fails, it returns an error and the supervisor has run nothing.
 func (r *Runner) spawnSupervisor(ctx context.Context, dir string) error {
+	select {
+	case r.startGate <- struct{}{}:
+		defer func() { <-r.startGate }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	goR, goW, err := os.Pipe()
 	if err != nil {
 		return core.Errorf(core.KindUpstream, core.KeySky, "starting the supervisor: %v", err)

@@ -2,6 +2,7 @@ package skyexec
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -871,5 +873,63 @@ func TestReadOnlySkyHasTheNiceValueAndSkygateKeepsItsOwn(t *testing.T) {
 	}
 	if after := autogroup(); after != before || ownNice(t) != niceBefore {
 		t.Fatalf("skygate's own priority changed: autogroup %q → %q, nice %d → %d", before, after, niceBefore, ownNice(t))
+	}
+}
+
+// Supervisors start a few at a time: the launches of a fleet that come together must not
+// start a hundred processes in the same second beside the service's requests.
+func TestSupervisorsStartAFewAtATime(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "starts")
+	// A stand-in supervisor that notes when it starts and when it is ready, takes a
+	// while in between, and then leaves: the runs fail, and only their starts matter.
+	supervisor := filepath.Join(dir, "supervisor")
+	body := "#!/bin/sh\necho \"start $(date +%s%N)\" >> " + log + "\nsleep 0.2\necho \"ready $(date +%s%N)\" >> " + log + "\necho ok >&4\n"
+	if err := os.WriteFile(supervisor, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := newTestRunner(t, Config{SupervisorPath: supervisor})
+	ctx, _ := testContext(t, time.Minute)
+	const runs = 6
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Go(func() {
+			op := ports.Operation{Key: ports.OperationKey(fmt.Sprintf("c%d.1", i)), Action: core.ActionStop, Cluster: fmt.Sprintf("c%d", i)}
+			_, _ = r.Start(ctx, op, nil)
+		})
+	}
+	wg.Wait()
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type mark struct {
+		at    int64
+		delta int // +1 as one starts, -1 as one is ready
+	}
+	var marks []mark
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		what, stamp, _ := strings.Cut(line, " ")
+		at, err := strconv.ParseInt(stamp, 10, 64)
+		if err != nil || (what != "start" && what != "ready") {
+			t.Fatalf("unreadable log line %q", line)
+		}
+		delta := 1
+		if what == "ready" {
+			delta = -1
+		}
+		marks = append(marks, mark{at, delta})
+	}
+	if len(marks) != 2*runs {
+		t.Fatalf("%d supervisors noted their start and readiness, want %d:\n%s", len(marks)/2, runs, data)
+	}
+	slices.SortFunc(marks, func(a, b mark) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.delta, b.delta)) })
+	starting, most := 0, 0
+	for _, m := range marks {
+		starting += m.delta
+		most = max(most, starting)
+	}
+	if most != maxStartingSupervisors {
+		t.Errorf("at most %d supervisors were starting at once, want %d", most, maxStartingSupervisors)
 	}
 }

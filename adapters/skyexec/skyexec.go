@@ -63,6 +63,13 @@ type Config struct {
 	Runs int
 }
 
+// maxStartingSupervisors bounds the supervisors that start at once. A start is a few ms
+// of CPU (exec, page faults, the runtime's and packages' start), and a fleet's launches
+// that come together would otherwise start a hundred of them in the same second, each in
+// a scheduling group of its own, beside the service's requests and streams; in line, they
+// are all started a moment later, and sky runs are minutes long.
+const maxStartingSupervisors = 2
+
 // Timeouts bound each sky command. A zero field takes the default noted on it.
 type Timeouts struct {
 	Status  time.Duration // sky status; default 2m
@@ -98,6 +105,8 @@ type Runner struct {
 	maxLogBytes    int64
 	nice           int
 	sessionNice    int // the nice value of a supervisor's autogroup; see Config.Runs
+	// startGate holds a token for each supervisor starting, up to maxStartingSupervisors.
+	startGate chan struct{}
 	// supervisorStart bounds how long a supervisor may take to record its identity.
 	supervisorStart time.Duration
 
@@ -145,6 +154,7 @@ func New(cfg Config) *Runner {
 		nice:            min(max(cfg.Nice, 0), 19),
 		sessionNice:     sessionNice(min(max(cfg.Nice, 0), 19), cfg.Runs),
 		supervisorStart: 30 * time.Second,
+		startGate:       make(chan struct{}, maxStartingSupervisors),
 		starting:        map[ports.OperationKey]chan struct{}{},
 	}
 }
