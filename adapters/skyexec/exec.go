@@ -28,14 +28,14 @@ type result struct {
 // memory kill says nothing on its own), else the error sky printed.
 func (res result) failure() string {
 	if res.signal != 0 {
-		return killedBy(res.signal)
+		return killedBy("sky", res.signal)
 	}
 	return core.ExtractError(res.stderr, res.stdout)
 }
 
-// killedBy says which signal ended sky: "sky was killed by signal 9 (killed)".
-func killedBy(signal int) string {
-	return fmt.Sprintf("sky was killed by signal %d (%v)", signal, syscall.Signal(signal))
+// killedBy says which signal ended command: "sky was killed by signal 9 (killed)".
+func killedBy(command string, signal int) string {
+	return fmt.Sprintf("%s was killed by signal %d (%v)", command, signal, syscall.Signal(signal))
 }
 
 // run runs sky with args directly (no supervisor) until it exits, ctx ends or timeout

@@ -30,8 +30,8 @@ func sessionNice(nice, runs int) int {
 }
 
 // autogroupRetries bounds the attempts of niceOwnSession: at the kernel's one change per
-// 100 ms, 600 attempts a 150 ms apart on average see about 900 other changes through,
-// enough for the runs of any --max-sky-procs that starts at once.
+// 100 ms, 600 attempts about 150 ms apart (90 s) let some 900 other changes through first,
+// enough for the runs of any --max-sky-procs that start at once.
 const autogroupRetries = 600
 
 // retryWhileBusy calls change until it does not fail with EAGAIN, at most attempts

@@ -216,7 +216,7 @@ wait:
 		// Whatever sky printed last (a region it failed over from) is not why it ended.
 		rec.Message = fmt.Sprintf("%s timed out after %s", commandName(s.spec.Argv), s.spec.Timeout)
 	case rec.Signal != 0 && !rec.Cancelled:
-		rec.Message = strings.Replace(killedBy(rec.Signal), "sky", commandName(s.spec.Argv), 1)
+		rec.Message = killedBy(commandName(s.spec.Argv), rec.Signal)
 	default:
 		exitFailed := rec.ExitCode != 0 && !rec.Cancelled
 		rec.Message = core.RunMessage(stderrTail.String(), stdoutTail.String(), exitFailed)
