@@ -266,7 +266,7 @@ func (t *statusTable) cells(line string) []string {
 	if len(pieces) == len(t.columns) {
 		return pieces
 	}
-	row := []rune(line)
+	row := displayColumns(line)
 	bounds := t.boundaries(row)
 	cells := make([]string, len(t.columns))
 	for i := range t.columns {
@@ -275,10 +275,45 @@ func (t *statusTable) cells(line string) []string {
 			to = bounds[i+1]
 		}
 		if from < to {
-			cells[i] = strings.TrimSpace(string(row[from:to]))
+			cells[i] = strings.TrimSpace(strings.ReplaceAll(string(row[from:to]), string(wideFiller), ""))
 		}
 	}
 	return cells
+}
+
+// wideFiller takes the second column of a wide character in displayColumns; it is a
+// noncharacter, which no output holds.
+const wideFiller = '\uFFFF'
+
+// displayColumns is line as a terminal shows it, one rune per column: prettytable pads
+// cells by display width (wcwidth), so a wide character (CJK, most emoji) takes two
+// columns of the header's offsets, and is followed here by wideFiller.
+func displayColumns(line string) []rune {
+	row := make([]rune, 0, len(line))
+	for _, r := range line {
+		row = append(row, r)
+		if isWide(r) {
+			row = append(row, wideFiller)
+		}
+	}
+	return row
+}
+
+// wideRanges are the East Asian Wide and Fullwidth blocks (Unicode's EastAsianWidth W and
+// F) and the emoji blocks that terminals draw two columns wide.
+var wideRanges = [][2]rune{
+	{0x1100, 0x115F}, {0x2E80, 0x303E}, {0x3041, 0x33FF}, {0x3400, 0x4DBF}, {0x4E00, 0x9FFF},
+	{0xA000, 0xA4CF}, {0xAC00, 0xD7A3}, {0xF900, 0xFAFF}, {0xFE30, 0xFE4F}, {0xFF00, 0xFF60},
+	{0xFFE0, 0xFFE6}, {0x1F300, 0x1F64F}, {0x1F900, 0x1F9FF}, {0x20000, 0x3FFFD},
+}
+
+func isWide(r rune) bool {
+	for _, w := range wideRanges {
+		if r >= w[0] && r <= w[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // boundaries returns where each column's cell starts in row.

@@ -146,6 +146,13 @@ func TestParseStatusVariants(t *testing.T) {
 		{"shortened infra", "Clusters\nNAME       INFRA                                  RESOURCES               STATUS  AUTOSTOP  LAUNCHED    \n" +
 			"mycluster  Kubernetes (gke_my-proje...my-cluster)  1x(cpus=2, mem=4, ...)  UP      -         4 mins ago  \n",
 			SkyCluster{Found: true, Status: SkyUp, Cloud: "kubernetes", Resources: "1x(cpus=2, mem=4, ...)"}},
+		// prettytable pads by display width: a CJK name takes two columns a character, and
+		// an empty cell makes the row be sliced at the header's offsets.
+		{"wide characters and an empty cell", "Clusters\n" +
+			"NAME       USER      LAUNCHED    RESOURCES           STATUS   AUTOSTOP  COMMAND                 \n" +
+			"mycluster  山田太郎  4 mins ago  1x AWS(m6i.large)   STOPPED  -                                 \n" +
+			"other      bob       1 min ago   1x AWS(m6i.large)   UP       -         sky launch -c other     \n",
+			SkyCluster{Found: true, Status: SkyStopped, Cloud: "aws", Resources: "1x AWS(m6i.large)"}},
 		{"kubernetes context kept", "Clusters\nNAME       INFRA                    RESOURCES               STATUS  AUTOSTOP  LAUNCHED    \n" +
 			"mycluster  Kubernetes (kind-skypilot)  1x(cpus=2, mem=4, ...)  UP      -         4 mins ago  \n",
 			SkyCluster{Found: true, Status: SkyUp, Cloud: "kubernetes", Region: "kind-skypilot", Resources: "1x(cpus=2, mem=4, ...)"}},
